@@ -1,0 +1,3 @@
+from bfrbench.cli import entry
+
+entry()

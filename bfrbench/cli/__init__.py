@@ -1,0 +1,97 @@
+"""Command-line interface: a thin layer over the public Python API.
+
+Each subcommand lives in its own module ``bfrbench.cli.<module>`` exposing ``register(subparsers)``,
+which adds a parser whose ``func`` default is ``run(args) -> int``. Modules import nothing heavy at
+top level so ``bfrbench --help`` stays fast. A :class:`~bfrbench.errors.BfrbenchError` becomes a one-line
+message on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from bfrbench.errors import BfrbenchError
+
+# (group, module) pairs; group None = top-level command(s) registered by the module itself.
+COMMAND_MODULES: tuple[tuple[str | None, str], ...] = (
+    (None, "bfrbench.cli.align"),
+    ("build", "bfrbench.cli.build_testset"),
+    ("build", "bfrbench.cli.build_refgroups"),
+    (None, "bfrbench.cli.restore"),
+    (None, "bfrbench.cli.methods"),
+    (None, "bfrbench.cli.evaluate"),
+    (None, "bfrbench.cli.metrics"),
+    (None, "bfrbench.cli.fid_stats"),
+    (None, "bfrbench.cli.weights"),
+    (None, "bfrbench.cli.leaderboard"),
+    (None, "bfrbench.cli.verify"),
+    (None, "bfrbench.cli.regress"),
+    (None, "bfrbench.cli.validate"),
+    (None, "bfrbench.cli.env"),
+    (None, "bfrbench.cli.demo"),
+)
+
+GROUP_HELP = {"build": "build artifacts: degraded test sets, reference groups"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bfrbench import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="bfrbench",
+        description="Reproducible blind-face-restoration benchmarks: build test sets, restore, evaluate, rank.",
+    )
+    parser.add_argument("--version", action="version", version=f"bfrbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    groups: dict[str, Any] = {}
+    for group, mod_name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(mod_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod_name:  # command not built yet
+                continue
+            raise
+        target = sub
+        if group is not None:
+            if group not in groups:
+                gp = sub.add_parser(group, help=GROUP_HELP.get(group, group))
+                groups[group] = gp.add_subparsers(dest=f"{group}_command", metavar="WHAT")
+                gp.set_defaults(func=lambda a, _gp=gp: (_gp.print_help(), 2)[1])
+            target = groups[group]
+        mod.register(target)
+    return parser
+
+
+def print_json(obj: Any) -> None:
+    """Print a JSON result for ``--json`` output."""
+    from bfrbench.io.atomic import canonical_json
+
+    sys.stdout.write(canonical_json(obj))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except BfrbenchError as exc:
+        print(f"bfrbench: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bfrbench: interrupted; finished outputs are kept and the next run resumes", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:  # console_scripts target
+    sys.exit(main())
+
+
+__all__ = ["main", "build_parser", "print_json", "json"]

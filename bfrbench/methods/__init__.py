@@ -1,0 +1,24 @@
+"""Restoration methods: the :class:`Restorer` interface, its registry, the runner and the adapters.
+
+Built-in methods are registered lazily by ``"module:Class"`` so listing them imports nothing heavy.
+Third-party methods register through the entry-point group ``bfrbench.methods``.
+"""
+
+from __future__ import annotations
+
+from bfrbench.methods._base import DTYPES, Restorer
+from bfrbench.registry import Registry
+
+METHODS: Registry[Restorer] = Registry("method", Restorer, entry_point_group="bfrbench.methods")
+
+_BUILTIN = {
+    "lq": "bfrbench.methods.baselines:LQ",
+    "bicubic": "bfrbench.methods.baselines:Bicubic",
+    "classical": "bfrbench.methods.baselines:Classical",
+    "command": "bfrbench.methods.command:CommandRestorer",
+    "refldm": "bfrbench.methods.refldm:RefLDM",
+}
+for _name, _target in _BUILTIN.items():
+    METHODS.register(_name, _target)
+
+__all__ = ["METHODS", "Restorer", "DTYPES"]
