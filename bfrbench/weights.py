@@ -21,7 +21,11 @@ from pathlib import Path
 
 from bfrbench.errors import ChecksumError, ConfigError, MissingWeightsError, RegistryError
 
-__all__ = ["WeightFile", "CATALOGUE_MODULES", "bfrbench_home", "all_weights", "get_weight", "resolve", "is_present"]
+__all__ = [
+    "WeightFile", "CATALOGUE_MODULES", "bfrbench_home", "all_weights", "get_weight", "resolve", "is_present",
+    "cache_path", "local_path", "register_weight", "missing_message",
+    "fetch", "verify", "import_file", "status", "select", "expected_sha256", "recorded_sha256", "load_checkpoint",
+]
 
 CATALOGUE_MODULES: tuple[str, ...] = (
     "bfrbench.faces._weights",
@@ -148,7 +152,11 @@ def missing_message(w: WeightFile) -> str:
 
 
 def resolve(name_or_entry: str | WeightFile, *, verify: bool = True) -> Path:
-    """Local path of a weight file, checksum-verified when a SHA-256 is registered.
+    """Local path of a weight file, checksum-verified against the registered (or recorded) SHA-256.
+
+    The hash is computed once per file version: a ``.verified.json`` stamp beside the cache file remembers
+    (path, size, mtime, sha256), so later calls only ``stat`` the file. Entries without a published hash
+    are checked against the one recorded on first use (see :func:`bfrbench._weights_ops.fetch`).
 
     Raises:
         MissingWeightsError: the file is not present (message says how to get it).
@@ -158,11 +166,22 @@ def resolve(name_or_entry: str | WeightFile, *, verify: bool = True) -> Path:
     p = local_path(w)
     if p is None:
         raise MissingWeightsError(missing_message(w))
-    if verify and w.sha256:
-        from bfrbench.io.hashing import sha256_file
+    if verify:
+        from bfrbench._weights_ops import check_file
 
-        got = sha256_file(p)
-        if got != w.sha256:
-            raise ChecksumError(f"{p}: SHA-256 {got} does not match the registered {w.sha256} for {w.name!r}; "
-                                f"delete it and run `bfrbench weights fetch {w.name}`")
+        check_file(w, p)
     return p
+
+
+# Download, verify, import and status live in a companion module (each file stays under ~600 lines);
+# they are re-exported lazily here so that ``from bfrbench.weights import fetch`` works without a cycle.
+_OPS = ("expected_sha256", "fetch", "import_file", "load_checkpoint", "recorded_sha256", "select", "status",
+        "verify")
+
+
+def __getattr__(name: str) -> object:
+    if name in _OPS:
+        from bfrbench import _weights_ops
+
+        return getattr(_weights_ops, name)
+    raise AttributeError(f"module 'bfrbench.weights' has no attribute {name!r}")
