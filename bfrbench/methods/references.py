@@ -1,0 +1,109 @@
+"""Reading reference images for reference-based methods (docs/artifacts.md).
+
+Two sources, in this order of precedence:
+
+* a user ``refs.csv`` (columns ``id``, ``ref_paths``: a Python/JSON list literal of paths, absolute or
+  relative to the CSV's folder), for test sets built before reference groups existed;
+* ``TESTSET/references.parquet`` (columns ``id``, ``ref_paths``: list of str relative to the test-set folder,
+  ``ref_ids``), written by ``bfrbench build refgroups``.
+
+References keep their stored order; a run with ``refs=K`` uses the first K of them.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from bfrbench.errors import ArtifactError, ConfigError
+
+__all__ = ["load_reference_table", "read_refs"]
+
+
+def _as_list(value: object, where: str) -> list[str]:
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            raise ArtifactError(f"{where}: ref_paths {text[:80]!r} is not a list literal like ['a.png', 'b.png']") from None
+    if value is None:
+        return []
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ArtifactError(f"{where}: ref_paths must be a list of path strings, got {type(value).__name__}")
+    return list(value)
+
+
+def _read_csv(path: Path) -> dict[str, list[Path]]:
+    if not path.is_file():
+        raise ConfigError(f"refs CSV {path} does not exist")
+    out: dict[str, list[Path]] = {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        cols = set(reader.fieldnames or [])
+        if not {"id", "ref_paths"} <= cols:
+            raise ArtifactError(f"{path}: needs columns 'id' and 'ref_paths', found {sorted(cols)}")
+        for lineno, row in enumerate(reader, start=2):
+            paths = _as_list(row["ref_paths"], f"{path} line {lineno}")
+            out[str(row["id"])] = [p if p.is_absolute() else path.parent / p for p in map(Path, paths)]
+    return out
+
+
+def _read_parquet(testset: Path) -> dict[str, list[Path]]:
+    import pandas as pd
+
+    path = testset / "references.parquet"
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:
+        raise ArtifactError(f"{path}: cannot read: {exc}") from exc
+    if not {"id", "ref_paths"} <= set(df.columns):
+        raise ArtifactError(f"{path}: needs columns 'id' and 'ref_paths', found {sorted(df.columns)}")
+    out: dict[str, list[Path]] = {}
+    for item, refs in zip(df["id"].astype(str), df["ref_paths"]):
+        paths = _as_list(refs, f"{path} id {item!r}")
+        out[item] = [p if p.is_absolute() else testset / p for p in map(Path, paths)]
+    return out
+
+
+def load_reference_table(testset: str | Path, refs_csv: str | Path | None = None) -> dict[str, list[Path]] | None:
+    """id -> ordered absolute reference paths, or None when neither source exists.
+
+    Raises:
+        ConfigError: ``refs_csv`` given but missing. ArtifactError: a table is malformed.
+    """
+    if refs_csv is not None:
+        return _read_csv(Path(refs_csv))
+    testset = Path(testset)
+    if (testset / "references.parquet").is_file():
+        return _read_parquet(testset)
+    return None
+
+
+def read_refs(paths: Sequence[Path], k: int | None) -> list[np.ndarray]:
+    """Decode the first ``k`` references (all when None) as (512, 512, 3) uint8 RGB.
+
+    References not 512x512 are resized with ``INTER_AREA`` (shrinking) / ``INTER_CUBIC`` (enlarging), since
+    every method expects aligned 512 faces; an unreadable file raises ImageError naming it.
+    """
+    import cv2
+
+    from bfrbench.io import read_image
+
+    chosen = list(paths) if k is None else list(paths)[:k]
+    out = []
+    for p in chosen:
+        img = read_image(p)
+        if img.shape[:2] != (512, 512):
+            interp = cv2.INTER_AREA if img.shape[0] > 512 else cv2.INTER_CUBIC
+            img = cv2.resize(img, (512, 512), interpolation=interp)
+        out.append(img)
+    return out
