@@ -1,0 +1,322 @@
+"""Build a degraded test set folder (``hq/``, ``lq/``, ``manifest.parquet``, ``testset.json``).
+
+Layout and columns follow docs/artifacts.md; the procedure is documented in docs/testsets.md:
+
+1. Inputs: every image under ``src`` (``bfrbench.io.list_images``: sorted by relative path), optionally the
+   first ``limit``. The id is the file stem; a repeated stem gets ``-2``, ``-3``, ... in sorted order.
+2. Per image (one task, so work shards by id and runs in-process or on dask workers):
+   decode (``bfrbench.io.read_image``), require a square image of at least ``recipe.min_size`` pixels,
+   resize to ``recipe.size`` when needed (INTER_AREA to shrink, INTER_CUBIC to enlarge, then clip),
+   draw parameters and degrade with the generator ``bfrbench.rng.item_generator(seed, id)``
+   (and ``index`` = position in the sorted list, for grid recipes), write ``hq/<id>.png`` and ``lq/<id>.png``
+   atomically, then the sidecar ``.state/<id>.json`` (row + input hash + recipe hash).
+3. A rerun verifies each sidecar (same input bytes, recipe, seed, and both PNGs hash to the recorded
+   values) and skips those images; anything missing or corrupt is redone. Outputs never depend on the
+   worker count or completion order (OpenCV is set to one thread in every task).
+4. Inputs that cannot be used (corrupt, not an image, too small, not square) are skipped and listed in
+   ``testset.json`` ``failures``; the CLI exits with status 3 when there are any.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bfrbench.errors import ArtifactError, ConfigError, ImageError
+from bfrbench.io import atomic_write_bytes, atomic_write_json, encode_png, list_images, read_image, sha256_file
+
+__all__ = ["BuildResult", "build_testset", "FORMAT_VERSION", "assign_ids", "FIXED_COLUMNS"]
+
+FORMAT_VERSION = 1
+FIXED_COLUMNS: dict[str, str] = {"id": "str", "hq_path": "str", "lq_path": "str", "hq_sha256": "str",
+                                 "lq_sha256": "str", "src_path": "str", "preset": "str", "seed": "int"}
+LQ_ONLY_PRESET = "lq-only"
+HQ_RESIZE_POLICY = "square inputs of another size are resized to `size` with cv2.INTER_AREA (shrink) or " \
+                   "cv2.INTER_CUBIC (enlarge, clipped to 0-255); non-square or smaller than `min_size` are rejected"
+
+
+@dataclass
+class BuildResult:
+    """Outcome of :func:`build_testset`.
+
+    Attributes:
+        out: the test-set folder. ok / failed: image counts. resumed: images verified and kept from an earlier
+        run. failures: ``{input, reason}`` per skipped input. manifest_sha256: hash of manifest.parquet.
+    """
+
+    out: Path
+    name: str
+    preset: str
+    ok: int = 0
+    failed: int = 0
+    resumed: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)
+    manifest_sha256: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"out": str(self.out), "name": self.name, "preset": self.preset, "ok": self.ok,
+                "failed": self.failed, "resumed": self.resumed, "failures": self.failures,
+                "manifest_sha256": self.manifest_sha256}
+
+
+def assign_ids(paths: Sequence[Path]) -> list[str]:
+    """File stems made unique in order: the second ``face.png`` becomes ``face-2`` (and so on)."""
+    seen: dict[str, int] = {}
+    taken: set[str] = set()
+    ids = []
+    for p in paths:
+        stem = p.stem
+        n = seen.get(stem, 0)
+        cand = stem if n == 0 else f"{stem}-{n + 1}"
+        while cand in taken:
+            n += 1
+            cand = f"{stem}-{n + 1}"
+        seen[stem] = n + 1
+        taken.add(cand)
+        ids.append(cand)
+    return ids
+
+
+# -- per-image task (top level, picklable, runs on dask workers) ------------------------------------------
+_RECIPES: dict[str, Any] = {}
+
+
+def _recipe_for(task: dict[str, Any]) -> Any:
+    from bfrbench.degrade.recipe import Recipe
+
+    key = task["recipe_sha256"]
+    if key not in _RECIPES:
+        _RECIPES[key] = Recipe(task["recipe"])
+    return _RECIPES[key]
+
+
+def _prepare_hq(img: np.ndarray, src: str, size: int, min_size: int) -> np.ndarray:
+    import cv2
+
+    h, w = img.shape[:2]
+    if h != w:
+        raise ImageError(src, f"image is {w}x{h}, not square; align or crop faces first (bfrbench align)")
+    if h < min_size:
+        raise ImageError(src, f"image is {w}x{h}, smaller than the minimum {min_size}x{min_size}")
+    if h == size:
+        return img
+    if h > size:
+        return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+    up = cv2.resize(img.astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
+    return np.clip(np.rint(up), 0, 255).astype(np.uint8)
+
+
+def _state_valid(state: dict[str, Any], task: dict[str, Any], src_sha: str, out: Path) -> bool:
+    if (state.get("src_sha256") != src_sha or state.get("recipe_sha256") != task["recipe_sha256"]
+            or state.get("seed") != task["seed"] or state.get("lq_only") != task["lq_only"]
+            or state.get("index") != task["index"]):
+        return False
+    row = state.get("row") or {}
+    for rel_key, sha_key in (("hq_path", "hq_sha256"), ("lq_path", "lq_sha256")):
+        rel = row.get(rel_key)
+        if rel is None:
+            continue
+        f = out / rel
+        if not f.is_file() or sha256_file(f) != row.get(sha_key):
+            return False
+    return True
+
+
+def build_one(task: dict[str, Any]) -> dict[str, Any]:
+    """Build (or verify and keep) one image. Returns ``{"ok": True, "row", "resumed"}`` or
+    ``{"ok": False, "input", "reason"}`` for an unusable input."""
+    import cv2
+
+    from bfrbench.rng import item_generator
+
+    cv2.setNumThreads(1)
+    out, iid, src = Path(task["out"]), task["id"], task["src"]
+    state_path = out / ".state" / f"{iid}.json"
+    try:
+        src_sha = sha256_file(src)
+    except OSError as exc:
+        return {"ok": False, "input": src, "reason": f"cannot read file: {exc.strerror or exc}"}
+    if state_path.is_file():
+        import json
+
+        try:
+            state = json.loads(state_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            state = {}
+        if _state_valid(state, task, src_sha, out):
+            return {"ok": True, "row": state["row"], "resumed": True}
+    try:
+        img = read_image(src)
+        hq = _prepare_hq(img, src, task["size"], task["min_size"])
+    except ImageError as exc:
+        return {"ok": False, "input": src, "reason": exc.problem}
+    row: dict[str, Any] = {"id": iid, "src_path": src, "preset": task["preset"], "seed": task["seed"]}
+    if task["lq_only"]:
+        lq, params = hq, {}
+        row.update(hq_path=None, hq_sha256=None)
+    else:
+        recipe = _recipe_for(task)
+        lq, params = recipe.degrade(hq, item_generator(task["seed"], iid), task["index"])
+        hq_bytes = encode_png(hq)
+        atomic_write_bytes(out / "hq" / f"{iid}.png", hq_bytes)
+        row.update(hq_path=f"hq/{iid}.png", hq_sha256=_sha(hq_bytes))
+    lq_bytes = encode_png(lq)
+    atomic_write_bytes(out / "lq" / f"{iid}.png", lq_bytes)
+    row.update(lq_path=f"lq/{iid}.png", lq_sha256=_sha(lq_bytes), **params)
+    atomic_write_json(state_path, {"row": row, "src_sha256": src_sha, "recipe_sha256": task["recipe_sha256"],
+                                   "seed": task["seed"], "lq_only": task["lq_only"], "index": task["index"]})
+    return {"ok": True, "row": row, "resumed": False}
+
+
+def _sha(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- manifest ---------------------------------------------------------------------------------------
+def _arrow_type(t: str) -> Any:
+    import pyarrow as pa
+
+    return {"str": pa.string(), "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_()}[t]
+
+
+def manifest_bytes(rows: list[dict[str, Any]], columns: dict[str, str]) -> bytes:
+    """Parquet bytes of the manifest: rows sorted by id, explicit schema, no pandas metadata."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cols = {**FIXED_COLUMNS, **columns}
+    rows = sorted(rows, key=lambda r: r["id"])
+    schema = pa.schema([pa.field(c, _arrow_type(t)) for c, t in cols.items()])
+    arrays = [pa.array([r.get(c) for r in rows], type=_arrow_type(t)) for c, t in cols.items()]
+    table = pa.Table.from_arrays(arrays, schema=schema)
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    return buf.getvalue()
+
+
+# -- public entry ---------------------------------------------------------------------------------------
+def build_testset(
+    preset_or_recipe: Any,
+    src: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    seed: int = 0,
+    limit: int | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    lq_only: bool = False,
+    name: str | None = None,
+    show_progress: bool | None = None,
+) -> BuildResult:
+    """Build a test set from the face images under ``src`` into ``out``.
+
+    Args:
+        preset_or_recipe: preset name (``"gfpgan"``), recipe YAML path, mapping or
+            :class:`~bfrbench.degrade.recipe.Recipe`; may be None with ``lq_only`` (size 512).
+        src: folder of aligned square face images (HQ; or already-degraded LQ with ``lq_only``).
+        out: output folder (created; an earlier build there is resumed).
+        seed: global seed; image ``id`` uses ``item_generator(seed, id)``.
+        limit: use only the first ``limit`` inputs (sorted by path).
+        workers: 1 = in this process; N > 1 = a local dask cluster of N single-threaded workers.
+        scheduler: address of an existing dask scheduler (overrides ``workers``).
+        lq_only: register a real-world set: inputs are the LQ images, no HQ, no degradation.
+        name: test-set name recorded in testset.json (default: the ``out`` folder name).
+
+    Returns:
+        :class:`BuildResult` with counts and failures.
+    Raises:
+        ConfigError: bad recipe/arguments, ``src`` missing or without images.
+    """
+    from bfrbench.degrade.recipe import Recipe, load_recipe
+    from bfrbench.distributed import TaskFailure, run_tasks
+    from bfrbench.provenance import environment
+
+    if limit is not None and limit < 1:
+        raise ConfigError(f"limit must be >= 1, got {limit}")
+    recipe: Recipe | None
+    if isinstance(preset_or_recipe, Recipe):
+        recipe = preset_or_recipe
+    elif preset_or_recipe is None:
+        if not lq_only:
+            raise ConfigError("give a preset or recipe (or lq_only=True for a real-world LQ-only set)")
+        recipe = None
+    else:
+        recipe = load_recipe(preset_or_recipe)
+    src_dir, out_dir = Path(src), Path(out)
+    if not src_dir.is_dir():
+        raise ConfigError(f"--src {str(src_dir)!r} is not a folder")
+    if out_dir.resolve() == src_dir.resolve():
+        raise ConfigError("--out must differ from --src")
+    paths = list_images(src_dir)
+    if not paths:
+        raise ConfigError(f"no images found under {str(src_dir)!r} (looked for .png .jpg .jpeg .webp .tif .bmp)")
+    if limit is not None:
+        paths = paths[:limit]
+    preset = LQ_ONLY_PRESET if lq_only else recipe.name  # type: ignore[union-attr]
+    recipe_dict = recipe.to_dict() if recipe is not None else None
+    recipe_sha = recipe.sha256 if recipe is not None else None
+    size = recipe.size if recipe is not None else 512
+    min_size = recipe.min_size if recipe is not None else 64
+    columns = {} if (lq_only or recipe is None) else recipe.columns
+    ids = assign_ids(paths)
+    tasks = [{"id": iid, "index": i, "src": str(p), "out": str(out_dir), "seed": int(seed), "preset": preset,
+              "recipe": recipe_dict, "recipe_sha256": recipe_sha, "lq_only": bool(lq_only), "size": size,
+              "min_size": min_size} for i, (iid, p) in enumerate(zip(ids, paths))]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = BuildResult(out=out_dir, name=name or out_dir.resolve().name, preset=preset)
+    rows: list[dict[str, Any]] = []
+    import cv2
+
+    threads = cv2.getNumThreads()
+    try:
+        for res in run_tasks(build_one, tasks, workers=workers, scheduler=scheduler, desc=f"build {preset}",
+                             show_progress=show_progress):
+            if isinstance(res, TaskFailure):
+                result.failures.append({"input": res.task["src"], "reason": res.error})
+            elif res["ok"]:
+                rows.append(res["row"])
+                result.resumed += bool(res["resumed"])
+            else:
+                result.failures.append({"input": res["input"], "reason": res["reason"]})
+    finally:
+        cv2.setNumThreads(threads)
+    result.failures.sort(key=lambda f: f["input"])
+    result.ok, result.failed = len(rows), len(result.failures)
+    mbytes = manifest_bytes(rows, columns)
+    atomic_write_bytes(out_dir / "manifest.parquet", mbytes)
+    result.manifest_sha256 = _sha(mbytes)
+    atomic_write_json(out_dir / "testset.json", {
+        "kind": "testset", "format_version": FORMAT_VERSION, "name": result.name, "preset": preset,
+        "recipe": recipe_dict, "recipe_sha256": recipe_sha, "seed": int(seed), "size": size,
+        "min_size": min_size, "lq_only": bool(lq_only), "hq_resize": HQ_RESIZE_POLICY,
+        "src": str(src_dir), "limit": limit,
+        "counts": {"ok": result.ok, "failed": result.failed}, "failures": result.failures,
+        "manifest_sha256": result.manifest_sha256, "environment": environment(),
+    })
+    return result
+
+
+def read_testset_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read ``testset.json`` of a test-set folder (ArtifactError naming the file when missing/bad)."""
+    import json
+
+    f = Path(path) / "testset.json"
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactError(f"{f}: not found; is {str(path)!r} a test set built by 'bfrbench build testset'?") from None
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{f}: unreadable: {exc}") from None
+    if not isinstance(data, dict) or data.get("kind") != "testset":
+        raise ArtifactError(f"{f}: not a test-set record (kind={data.get('kind') if isinstance(data, dict) else None!r})")
+    return data
+
