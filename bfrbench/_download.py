@@ -35,7 +35,7 @@ from typing import Any
 
 from bfrbench.errors import ChecksumError, DownloadError
 
-__all__ = ["download", "offline", "DownloadResult", "CHUNK", "PROGRESS_MIN_BYTES"]
+__all__ = ["download", "offline", "archive_kind", "extract", "DownloadResult", "CHUNK", "PROGRESS_MIN_BYTES"]
 
 CHUNK = 1 << 20  # bytes per read
 PROGRESS_MIN_BYTES = 8 << 20  # show a progress bar for files at least this large
@@ -257,3 +257,76 @@ def download(urls: Sequence[str], dest: str | os.PathLike[str], *, sha256: str |
         raise ChecksumError(f"{bad_hash[0]}; the partial file was deleted" +
                             (f" (other attempts: {detail})" if len(problems) > 1 else ""))
     raise DownloadError(f"{label}: download failed: {detail}")
+
+
+ARCHIVE_KINDS = ("zip", "bz2", "gz", "xz")
+
+
+def archive_kind(url: str, filename: str, declared: str | None = None) -> str | None:
+    """How the file behind ``url`` is packed: ``declared`` if given, else from the URL's suffix.
+
+    A URL ending in ``.zip``/``.bz2``/``.gz``/``.xz`` is an archive unless ``filename`` itself has that
+    suffix (then the archive *is* the wanted file). Returns None for a plain file.
+    """
+    if declared:
+        if declared not in ARCHIVE_KINDS:
+            raise DownloadError(f"{filename}: unknown archive kind {declared!r}; use one of {', '.join(ARCHIVE_KINDS)}")
+        return declared
+    path = url.split("?", 1)[0].lower()
+    for kind in ARCHIVE_KINDS:
+        if path.endswith("." + kind) and not filename.lower().endswith("." + kind):
+            return kind
+    return None
+
+
+def extract(archive: Path, kind: str, dest: Path, *, member: str | None = None) -> tuple[str, int]:
+    """Unpack one file from ``archive`` into ``dest.part`` (streamed, hashed); returns (sha256, size).
+
+    Args:
+        archive: the downloaded archive.
+        kind: ``zip`` (one member), or ``bz2``/``gz``/``xz`` (a single compressed file).
+        dest: the final file; this function only writes ``<dest>.part`` (the caller verifies and renames).
+        member: zip member path; default: the one member whose base name is ``dest.name``.
+
+    Raises:
+        DownloadError: corrupt archive, or the member is absent or ambiguous (lists the members).
+    """
+    part = dest.with_name(dest.name + ".part")
+    h, n = hashlib.sha256(), 0
+    try:
+        if kind == "zip":
+            import zipfile
+
+            with zipfile.ZipFile(archive) as zf:
+                names = [i.filename for i in zf.infolist() if not i.is_dir()]
+                hits = [member] if member in names else [m for m in names if m.rsplit("/", 1)[-1] == (member or dest.name)]
+                if len(hits) != 1:
+                    raise DownloadError(f"{archive.name}: {'several members' if hits else 'no member'} named "
+                                        f"{member or dest.name!r} (members: {', '.join(names[:20])})")
+                src_ctx: Any = zf.open(hits[0])
+                with src_ctx as src, open(part, "wb") as out:
+                    for chunk in iter(lambda: src.read(CHUNK), b""):
+                        out.write(chunk)
+                        h.update(chunk)
+                        n += len(chunk)
+        else:
+            import bz2
+            import gzip
+            import lzma
+
+            opener = {"bz2": bz2.open, "gz": gzip.open, "xz": lzma.open}[kind]
+            with opener(archive, "rb") as src, open(part, "wb") as out:
+                for chunk in iter(lambda: src.read(CHUNK), b""):
+                    out.write(chunk)
+                    h.update(chunk)
+                    n += len(chunk)
+    except DownloadError:
+        part.unlink(missing_ok=True)
+        raise
+    except (OSError, EOFError, ValueError) as exc:  # zipfile.BadZipFile is an Exception subclass below
+        part.unlink(missing_ok=True)
+        raise DownloadError(f"{archive.name}: cannot unpack {kind} archive: {exc}") from exc
+    except Exception as exc:
+        part.unlink(missing_ok=True)
+        raise DownloadError(f"{archive.name}: cannot unpack {kind} archive: {type(exc).__name__}: {exc}") from exc
+    return h.hexdigest(), n

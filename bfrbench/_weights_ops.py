@@ -197,8 +197,6 @@ def fetch(name: str | WeightFile, *, force: bool = False, timeout: float = 60.0,
         DownloadError: offline (``BFRBENCH_OFFLINE=1``) or every URL failed; says how to import by hand.
         ChecksumError: the downloaded (or present) file has the wrong digest.
     """
-    from bfrbench._download import download
-
     w = _entry(name)
     pkg = _package_path(w)
     if pkg is not None:
@@ -217,17 +215,60 @@ def fetch(name: str | WeightFile, *, force: bool = False, timeout: float = 60.0,
                 dest.unlink()
         if force:
             dest.with_name(dest.name + ".part").unlink(missing_ok=True)
+        _download_entry(w, dest, timeout=timeout, retries=retries, backoff=backoff, progress=progress)
+    return dest
+
+
+def _download_entry(w: WeightFile, dest: Path, *, timeout: float, retries: int, backoff: float,
+                    progress: bool | None) -> str:
+    """Try each URL of ``w`` (plain file or archive to unpack); verify; place ``dest``. Returns SHA-256."""
+    from bfrbench._download import archive_kind, download, extract
+
+    exp = expected_sha256(w)
+    problems: list[str] = []
+    bad: list[str] = []
+    label = f"{w.name} ({w.filename})"
+    for url in w.urls:
         try:
-            res = download(w.urls, dest, sha256=expected_sha256(w), size=w.size, timeout=timeout,
-                           retries=retries, backoff=backoff, progress=progress, label=f"{w.name} ({w.filename})")
+            kind = archive_kind(url, w.filename, w.extra.get("archive"))
+            if kind is None:
+                res = download([url], dest, sha256=exp, size=w.size, timeout=timeout, retries=retries,
+                               backoff=backoff, progress=progress, label=label)
+                sha = res.sha256
+            else:
+                arch = cache_dir(w) / (url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or f"download.{kind}")
+                download([url], arch, sha256=w.extra.get("archive_sha256"), timeout=timeout, retries=retries,
+                         backoff=backoff, progress=progress, label=f"{w.name} ({arch.name})")
+                try:
+                    sha, n = extract(arch, kind, dest, member=w.extra.get("member"))
+                finally:
+                    arch.unlink(missing_ok=True)
+                part = dest.with_name(dest.name + ".part")
+                if (exp is not None and sha != exp) or (w.size is not None and n != w.size):
+                    part.unlink(missing_ok=True)
+                    raise ChecksumError(f"{label}: file unpacked from {url} has SHA-256 {sha} ({n} bytes), "
+                                        f"expected {exp or '(any)'}" + (f" ({w.size} bytes)" if w.size else ""))
+                os.replace(part, dest)
         except ChecksumError as exc:
-            raise ChecksumError(f"{exc}. If the upstream file changed, report it; you can also import a file "
-                                f"you trust with `bfrbench weights import {w.name} PATH`") from exc
+            bad.append(str(exc))
+            problems.append(str(exc))
+            continue
         except DownloadError as exc:
-            raise DownloadError(f"{exc}. {_manual_hint(w)}") from exc
-        if expected_sha256(w) is None:
-            _record(w, res.sha256, res.url)
-        atomic_write_json(cache_dir(w) / STAMP, {**_stamp_key(dest), "sha256": res.sha256})
+            if "BFRBENCH_OFFLINE" in str(exc):
+                raise DownloadError(f"{exc}. {_manual_hint(w)}") from exc
+            problems.append(str(exc))
+            continue
+        if exp is None:
+            _record(w, sha, url)
+        atomic_write_json(cache_dir(w) / STAMP, {**_stamp_key(dest), "sha256": sha})
+        return sha
+    if bad:
+        raise ChecksumError(f"{bad[0]}. If the upstream file changed, report it; you can also import a file you "
+                            f"trust with `bfrbench weights import {w.name} PATH`" +
+                            (f" (all attempts: {'; '.join(problems)})" if len(problems) > 1 else ""))
+    raise DownloadError(f"{'; '.join(problems)}. {_manual_hint(w)}")
+
+
     return dest
 
 
