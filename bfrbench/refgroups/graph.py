@@ -1,0 +1,257 @@
+"""Exact neighbour graph under a cosine-distance threshold, and its connected components.
+
+FFHQ-Ref (Hsiao et al., "ReF-LDM: A Latent Diffusion Model for Reference-based Face Image Restoration",
+NeurIPS 2024, Sec. 4 and github.com/ChiWeiHsiao/ref-ldm) links two images when the cosine distance of
+their ArcFace embeddings is below 0.4 and takes identities as the connected components of that graph.
+
+Scale without the N x N matrix: rows are processed in blocks; for row block ``[r0, r1)`` only columns
+``>= r0`` are computed (upper triangle, symmetry), one ``B x B`` tile at a time, so memory is bounded by the
+tile size (``memory_bytes``). Each tile is a *screening* product in low precision (bfloat16 by default on
+CPU, float32 elsewhere); every pair whose screened similarity is within a proven error margin of the
+threshold or above it becomes a candidate, and candidates are re-checked in float64. The result is exact:
+the same pairs as a float64 all-pairs computation.
+
+Exactness margins (``u`` = unit roundoff, vectors of unit norm, ``D`` = dimension):
+
+* float32 screening: ``|s32 - s| <= gamma_D + 2 u32 <= (D + 4) * 2**-24`` (accumulation plus rounding of the
+  normalised inputs); we use ``(D + 4) * 2**-23`` (twice the bound).
+* bfloat16 screening (``u16 = 2**-8``, fp32 accumulation, bf16 output): inputs ``2 u16 + u16**2``,
+  accumulation ``(D + 4) * 2**-24``, output rounding ``u16 * (1 + 2 u16)``; we use the sum plus 10 %.
+
+Definition of the exact distance: ``d(a, b) = 1 - <a / |a|, b / |b|>`` evaluated in float64 from the given
+float32 (or float64) vectors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from bfrbench.errors import ConfigError
+
+__all__ = [
+    "NeighbourPairs",
+    "neighbour_pairs",
+    "connected_components",
+    "screening_margin",
+    "tile_size_for_memory",
+    "exact_distances",
+]
+
+ScreenDtype = Literal["auto", "bfloat16", "float32"]
+_DEFAULT_MEMORY = 1 << 30  # 1 GiB for tiles
+
+
+@dataclass(frozen=True)
+class NeighbourPairs:
+    """Pairs ``(i, j)`` with cosine distance ``< threshold``.
+
+    Attributes:
+        i, j: int64 arrays of shape (P,). Square case: ``i < j``, rows of ``x``. Rectangular case
+            (``y`` given): ``i`` indexes ``x``, ``j`` indexes ``y``. Sorted by (i, j).
+        dist: float64 (P,) exact cosine distances in ``[0, threshold)``.
+        n_candidates: pairs that the screening pass sent to the float64 re-check (>= P).
+    """
+
+    i: np.ndarray
+    j: np.ndarray
+    dist: np.ndarray
+    n_candidates: int
+
+    def __len__(self) -> int:
+        return int(self.i.shape[0])
+
+
+def screening_margin(dim: int, dtype: Literal["bfloat16", "float32"]) -> float:
+    """Upper bound on ``|screened similarity - exact similarity|`` for unit vectors of dimension ``dim``."""
+    acc = (dim + 4) * 2.0 ** -24
+    if dtype == "float32":
+        return 2.0 * acc
+    if dtype == "bfloat16":
+        u = 2.0 ** -8
+        return 1.1 * ((2 * u + u * u) + acc + u * (1 + 2 * u))
+    raise ConfigError(f"screen dtype must be 'bfloat16' or 'float32', got {dtype!r}")
+
+
+def tile_size_for_memory(memory_bytes: int, n: int) -> int:
+    """Tile side ``B`` so that one ``B x B`` screening tile and its temporaries fit in ``memory_bytes``.
+
+    A tile needs about 8 bytes per element (bf16/fp32 product, bool mask, index temporaries); ``B`` is a
+    multiple of 256 between 256 and 8192, never above ``n`` rounded up to 256.
+    """
+    if memory_bytes < 1 << 20:
+        raise ConfigError(f"memory_bytes must be at least 1 MiB, got {memory_bytes}")
+    side = int(math.sqrt(memory_bytes / 8.0))
+    side = max(256, min(8192, (side // 256) * 256))
+    return min(side, max(256, ((n + 255) // 256) * 256))
+
+
+def _unit_rows(x: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """float64 row norms and float32 unit rows of ``x`` (N, D); zero or non-finite rows are errors."""
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise ConfigError(f"{what}: expected a non-empty (N, D) embedding matrix, got shape {x.shape}")
+    norms = np.empty(x.shape[0], dtype=np.float64)
+    out = np.empty(x.shape, dtype=np.float32)
+    step = 65536
+    for s in range(0, x.shape[0], step):
+        blk = np.asarray(x[s:s + step], dtype=np.float64)
+        nb = np.sqrt(np.einsum("ij,ij->i", blk, blk))
+        bad = np.flatnonzero(~np.isfinite(nb) | (nb == 0))
+        if bad.size:
+            raise ConfigError(f"{what}: embedding row {s + int(bad[0])} is zero or not finite")
+        norms[s:s + step] = nb
+        out[s:s + step] = blk / nb[:, None]
+    return norms, out
+
+
+def exact_distances(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray,
+                    x_norms: np.ndarray | None = None, y_norms: np.ndarray | None = None) -> np.ndarray:
+    """float64 cosine distances ``1 - cos(x[i], y[j])`` for index arrays ``i``, ``j`` of shape (P,)."""
+    out = np.empty(i.shape[0], dtype=np.float64)
+    step = 1 << 16
+    for s in range(0, i.shape[0], step):
+        a = np.asarray(x[i[s:s + step]], dtype=np.float64)
+        b = np.asarray(y[j[s:s + step]], dtype=np.float64)
+        na = x_norms[i[s:s + step]] if x_norms is not None else np.sqrt(np.einsum("ij,ij->i", a, a))
+        nb = y_norms[j[s:s + step]] if y_norms is not None else np.sqrt(np.einsum("ij,ij->i", b, b))
+        out[s:s + step] = 1.0 - np.einsum("ij,ij->i", a, b) / (na * nb)
+    return out
+
+
+def _resolve_dtype(screen_dtype: ScreenDtype, device: str) -> Literal["bfloat16", "float32"]:
+    if screen_dtype == "auto":
+        return "bfloat16" if device == "cpu" else "float32"
+    if screen_dtype not in ("bfloat16", "float32"):
+        raise ConfigError(f"screen_dtype must be 'auto', 'bfloat16' or 'float32', got {screen_dtype!r}")
+    return screen_dtype
+
+
+def _tiles(nx: int, ny: int, side: int, square: bool) -> Iterator[tuple[int, int, int, int]]:
+    for r0 in range(0, nx, side):
+        r1 = min(nx, r0 + side)
+        for c0 in range(r0 if square else 0, ny, side):
+            yield r0, r1, c0, min(ny, c0 + side)
+
+
+def neighbour_pairs(
+    x: np.ndarray,
+    y: np.ndarray | None = None,
+    *,
+    threshold: float,
+    memory_bytes: int = _DEFAULT_MEMORY,
+    threads: int | None = 2,
+    device: str = "cpu",
+    screen_dtype: ScreenDtype = "auto",
+) -> NeighbourPairs:
+    """All pairs with cosine distance ``< threshold``, exactly, without materialising the full matrix.
+
+    Args:
+        x: (N, D) float32/float64 embeddings (any norm, none zero).
+        y: optional (M, D) second collection: then all ``x``-``y`` pairs (rectangle) instead of the upper
+            triangle of ``x`` with itself.
+        threshold: cosine distance in (0, 2].
+        memory_bytes: bound on the working memory of one tile (inputs are not counted).
+        threads: torch intra-op threads during the call (restored afterwards); None keeps the current value.
+        device: torch device for the screening products ("cpu", "cuda", "cuda:1", ...).
+        screen_dtype: "auto" (bfloat16 on CPU, float32 on GPU), "bfloat16" or "float32".
+
+    Returns:
+        :class:`NeighbourPairs` sorted by (i, j).
+    """
+    import torch
+
+    if not (0.0 < float(threshold) <= 2.0):
+        raise ConfigError(f"threshold must be a cosine distance in (0, 2], got {threshold}")
+    square = y is None
+    xn, xu = _unit_rows(x, "embeddings")
+    if square:
+        yn, yu, y_src = xn, xu, x
+    else:
+        assert y is not None
+        if y.ndim != 2 or y.shape[1] != x.shape[1]:
+            raise ConfigError(f"pool embeddings have shape {y.shape}, expected (M, {x.shape[1]})")
+        yn, yu = _unit_rows(y, "pool embeddings")
+        y_src = y
+    dtype = _resolve_dtype(screen_dtype, device)
+    margin = screening_margin(x.shape[1], dtype)
+    s_lo = 1.0 - float(threshold) - margin  # screened similarity at or above this: candidate
+    tdtype = torch.bfloat16 if dtype == "bfloat16" else torch.float32
+    side = tile_size_for_memory(memory_bytes, max(xu.shape[0], yu.shape[0]))
+    old_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(max(1, int(threads)))
+    try:
+        tx = torch.from_numpy(xu).to(device=device, dtype=tdtype)
+        ty = tx if square else torch.from_numpy(yu).to(device=device, dtype=tdtype)
+        # Round the screening bound down to a representable value <= s_lo (candidates stay a superset):
+        # moving down by 2**-7 (one bf16 ulp in [1, 2), two in [0.5, 1)) before rounding to nearest suffices.
+        lo = torch.tensor(s_lo - (2.0 ** -7 if dtype == "bfloat16" else 2.0 ** -20), dtype=torch.float64).to(tdtype)
+        lo_val = lo.to(device)
+        ci: list[np.ndarray] = []
+        cj: list[np.ndarray] = []
+        with torch.inference_mode():
+            for r0, r1, c0, c1 in _tiles(xu.shape[0], yu.shape[0], side, square):
+                tile = torch.mm(tx[r0:r1], ty[c0:c1].T)
+                mask = (tile >= lo_val)
+                if device != "cpu":
+                    mask = mask.cpu()
+                m = mask.numpy()
+                rows = np.flatnonzero(m.any(axis=1))
+                if rows.size == 0:
+                    continue
+                rr, cc = np.nonzero(m[rows])
+                gi = rows[rr].astype(np.int64) + r0
+                gj = cc.astype(np.int64) + c0
+                if square and c0 == r0:
+                    keep = gj > gi
+                    gi, gj = gi[keep], gj[keep]
+                ci.append(gi)
+                cj.append(gj)
+    finally:
+        if threads is not None:
+            torch.set_num_threads(old_threads)
+    i = np.concatenate(ci) if ci else np.zeros(0, np.int64)
+    j = np.concatenate(cj) if cj else np.zeros(0, np.int64)
+    dist = exact_distances(x, y_src, i, j, xn, yn)
+    keep = dist < float(threshold)
+    i, j, dist = i[keep], j[keep], dist[keep]
+    order = np.lexsort((j, i))
+    return NeighbourPairs(i=i[order], j=j[order], dist=dist[order], n_candidates=int(keep.shape[0]))
+
+
+def connected_components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Union-find over ``n`` nodes and edges ``(i[k], j[k])``; returns each node's component label.
+
+    Vectorised union-find: every round hooks each edge's larger root under its smaller root
+    (``parent[hi] = min(parent[hi], lo)``), then compresses paths by pointer jumping until every node
+    points at its root. The label of a component is its smallest node index, so labels do not depend on
+    edge order.
+
+    Returns:
+        int64 array (n,), ``label[k]`` = smallest index in k's component.
+    """
+    parent = np.arange(n, dtype=np.int64)
+    if i.size == 0:
+        return parent
+    i = np.asarray(i, dtype=np.int64)
+    j = np.asarray(j, dtype=np.int64)
+    if i.min() < 0 or j.min() < 0 or i.max() >= n or j.max() >= n:
+        raise ConfigError(f"edge index out of range for {n} nodes")
+    while True:
+        pi, pj = parent[i], parent[j]
+        differ = pi != pj
+        if not differ.any():
+            return parent
+        i, j = i[differ], j[differ]  # edges already inside one component never matter again
+        lo = np.minimum(pi[differ], pj[differ])
+        hi = np.maximum(pi[differ], pj[differ])
+        np.minimum.at(parent, hi, lo)
+        while True:
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                break
+            parent = grand
