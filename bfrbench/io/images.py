@@ -81,6 +81,15 @@ def _read_16bit_png(data: bytes, path: str) -> np.ndarray | None:
     return np.clip(np.rint(rgb16 / 257.0), 0, 255).astype(np.uint8)
 
 
+def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to an (H, W, C) array, as ``ImageOps.exif_transpose`` does."""
+    ops = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+           5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1),
+           7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1], 8: lambda a: np.rot90(a, 1)}
+    fn = ops.get(orientation)
+    return np.ascontiguousarray(fn(arr)) if fn else arr
+
+
 def read_image(path: str | os.PathLike[str], *, min_size: int = 1) -> np.ndarray:
     """Decode an image file to RGB uint8, shape (H, W, 3), following the module's policy.
 
@@ -121,13 +130,21 @@ def read_image(path: str | os.PathLike[str], *, min_size: int = 1) -> np.ndarray
         raise ImageError(p, f"refused as a possible decompression bomb: {exc}") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(p, f"corrupt or truncated image: {exc}") from None
+    # exif_transpose returns a copy whose .format is None: remember the format and orientation first
+    fmt = img.format
+    try:
+        orientation = int(img.getexif().get(0x0112, 1))
+    except Exception:
+        orientation = 1
     try:
         img = ImageOps.exif_transpose(img)
     except Exception:  # a broken EXIF block should not make the pixels unusable
         pass
     arr = None
-    if img.format == "PNG" and img.mode in ("RGB", "RGBA", "I;16", "I;16B", "I;16L", "I") and data[24:25] == b"\x10":
+    if fmt == "PNG" and img.mode in ("RGB", "RGBA", "I;16", "I;16B", "I;16L", "I") and data[24:25] == b"\x10":
         arr = _read_16bit_png(data, p)
+        if arr is not None:
+            arr = _orient(arr, orientation)
     if arr is None:
         arr = _to_uint8_rgb(img, p)
     h, w = arr.shape[:2]
