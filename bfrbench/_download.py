@@ -35,7 +35,7 @@ from typing import Any
 
 from bfrbench.errors import ChecksumError, DownloadError
 
-__all__ = ["download", "offline", "archive_kind", "extract", "DownloadResult", "CHUNK", "PROGRESS_MIN_BYTES"]
+__all__ = ["CHUNK", "PROGRESS_MIN_BYTES", "DownloadResult", "archive_kind", "download", "extract", "offline"]
 
 CHUNK = 1 << 20  # bytes per read
 PROGRESS_MIN_BYTES = 8 << 20  # show a progress bar for files at least this large
@@ -129,7 +129,7 @@ def _attempt(url: str, part: Path, *, size: int | None, timeout: float, label: s
         if isinstance(reason, (ConnectionRefusedError, socket.gaierror)):
             raise _NextUrl(f"cannot connect ({reason})") from exc
         raise _Retryable(f"cannot connect ({reason})") from exc
-    except (TimeoutError, socket.timeout, ConnectionError, http.client.HTTPException, OSError) as exc:
+    except (TimeoutError, ConnectionError, http.client.HTTPException, OSError) as exc:
         raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
 
     with resp:
@@ -160,8 +160,7 @@ def _attempt(url: str, part: Path, *, size: int | None, timeout: float, label: s
                 while True:
                     try:
                         chunk = resp.read(CHUNK)
-                    except (TimeoutError, socket.timeout, ConnectionError, http.client.HTTPException,
-                            OSError) as exc:
+                    except (TimeoutError, ConnectionError, http.client.HTTPException, OSError) as exc:
                         fh.flush()
                         raise _Retryable(f"connection lost after {written} bytes ({type(exc).__name__})") from exc
                     if not chunk:

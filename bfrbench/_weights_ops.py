@@ -26,7 +26,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bfrbench.errors import ChecksumError, DownloadError, MissingWeightsError, RegistryError, WeightsError
+from bfrbench.errors import (
+    ChecksumError,
+    DownloadError,
+    MissingWeightsError,
+    RegistryError,
+    WeightsError,
+)
 from bfrbench.io.atomic import atomic_write_json, atomic_write_text
 from bfrbench.io.hashing import sha256_file
 from bfrbench.weights import (
@@ -40,8 +46,17 @@ from bfrbench.weights import (
     missing_message,
 )
 
-__all__ = ["fetch", "verify", "import_file", "status", "select", "expected_sha256", "recorded_sha256",
-           "check_file", "load_checkpoint"]
+__all__ = [
+    "check_file",
+    "expected_sha256",
+    "fetch",
+    "import_file",
+    "load_checkpoint",
+    "recorded_sha256",
+    "select",
+    "status",
+    "verify",
+]
 
 log = logging.getLogger("bfrbench.weights")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")

@@ -18,13 +18,42 @@ import importlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bfrbench.errors import ChecksumError, ConfigError, MissingWeightsError, RegistryError
+from bfrbench.errors import ConfigError, MissingWeightsError, RegistryError
+
+if TYPE_CHECKING:  # provided lazily by __getattr__ below (kept out of import time, no cycle)
+    from bfrbench._weights_ops import (
+        expected_sha256,
+        fetch,
+        import_file,
+        load_checkpoint,
+        recorded_sha256,
+        select,
+        status,
+        verify,
+    )
 
 __all__ = [
-    "WeightFile", "CATALOGUE_MODULES", "bfrbench_home", "all_weights", "get_weight", "resolve", "is_present",
-    "cache_path", "local_path", "register_weight", "missing_message",
-    "fetch", "verify", "import_file", "status", "select", "expected_sha256", "recorded_sha256", "load_checkpoint",
+    "CATALOGUE_MODULES",
+    "WeightFile",
+    "all_weights",
+    "bfrbench_home",
+    "cache_path",
+    "expected_sha256",
+    "fetch",
+    "get_weight",
+    "import_file",
+    "is_present",
+    "load_checkpoint",
+    "local_path",
+    "missing_message",
+    "recorded_sha256",
+    "register_weight",
+    "resolve",
+    "select",
+    "status",
+    "verify",
 ]
 
 CATALOGUE_MODULES: tuple[str, ...] = (

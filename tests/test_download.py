@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from weights_http import FileServer, closed_port_url
 
 from bfrbench._download import CHUNK, download
 from bfrbench.errors import ChecksumError, DownloadError
-from weights_http import FileServer, closed_port_url
 
 PAYLOAD = random.Random(7).randbytes(2 * CHUNK + 12345)  # > 2 read chunks; halves are > 1 chunk
 SHA = hashlib.sha256(PAYLOAD).hexdigest()

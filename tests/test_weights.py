@@ -12,11 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from weights_http import FileServer, closed_port_url
 
 from bfrbench import weights as W
 from bfrbench.cli import main
-from bfrbench.errors import ChecksumError, DownloadError, MissingWeightsError, WeightsError
-from weights_http import FileServer, closed_port_url
+from bfrbench.errors import (
+    ChecksumError,
+    DownloadError,
+    MissingWeightsError,
+    WeightsError,
+)
 
 PAYLOAD = random.Random(11).randbytes(300_000)
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -228,7 +233,7 @@ def test_cli_weights_commands(server: FileServer, reg, tmp_path: Path, capsys: p
     assert main(["weights", "import", "t-cli", str(good)]) == 0
     assert main(["weights", "list", "t-cli"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"^t-cli\s+present\s+293\.0 KiB\s+test\s+w\.bin", out, re.M), out
+    assert re.search(r"^t-cli\s+present\s+293\.0 KiB\s+test\s+w\.bin", out, re.MULTILINE), out
 
 
 def test_cli_env_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,7 +28,7 @@ class FileServer:
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server naming
+            def do_GET(self) -> None:
                 rng = self.headers.get("Range")
                 server.requests.append({"path": self.path, "range": rng})
                 queued = server.fail_status.get(self.path)

@@ -41,7 +41,7 @@ def optional_packages() -> dict[str, dict[str, Any]]:
         try:
             importlib.import_module(module)
             ok = True
-        except Exception as exc:  # any import failure is reported, not raised
+        except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
             ok, error = False, f"{type(exc).__name__}: {exc}"
         out[dist] = {"module": module, "version": version, "imports": ok, "error": error}
     return out

@@ -58,8 +58,8 @@ WEIGHTS: list[WeightFile] = [
     ],
     WeightFile(
         name="interlcm-clip-vit-b16", filename="ViT-B-16.pt",
-        urls=("https://openaipublic.azureedge.net/clip/models/"
-              "5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f/ViT-B-16.pt",),
+        urls=(("https://openaipublic.azureedge.net/clip/models/"
+               "5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f/ViT-B-16.pt"),),
         sha256="5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f",
         license="MIT (openai/CLIP)",
         source="CLIP ViT-B/16 image encoder (Radford et al., ICML 2021), InterLCM's semantic (visual) branch",
