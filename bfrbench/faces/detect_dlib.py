@@ -45,10 +45,20 @@ def five_from_68(pts68: np.ndarray) -> np.ndarray:
     return np.stack([p[36:42].mean(axis=0), p[42:48].mean(axis=0), p[30], p[48], p[54]])
 
 
+def _similarity_lstsq(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares 4-DoF similarity (x' = a x - b y + tx, y' = b x + a y + ty) mapping src to dst; 2x3."""
+    n = src.shape[0]
+    a = np.zeros((2 * n, 4))
+    a[0::2] = np.column_stack([src[:, 0], -src[:, 1], np.ones(n), np.zeros(n)])
+    a[1::2] = np.column_stack([src[:, 1], src[:, 0], np.zeros(n), np.ones(n)])
+    (sa, sb, tx, ty), *_ = np.linalg.lstsq(a, dst.reshape(-1), rcond=None)
+    if abs(sa) + abs(sb) < 1e-12:
+        raise ConfigError("degenerate dlib 5-point landmarks")
+    return np.array([[sa, -sb, tx], [sb, sa, ty]])
+
+
 def five_from_dlib5(pts5: np.ndarray) -> np.ndarray:
     """(5, 2) dlib 5-point model output -> (5, 2) FFHQ-template points (see module docstring)."""
-    import cv2
-
     from bfrbench.faces.warp import FFHQ_TEMPLATE_512
 
     p = np.asarray(pts5, dtype=np.float64)
@@ -57,9 +67,7 @@ def five_from_dlib5(pts5: np.ndarray) -> np.ndarray:
     left, right = (eye_a, eye_b) if eye_a[0] < eye_b[0] else (eye_b, eye_a)
     src = np.stack([left, right, p[4]])
     dst = np.stack([FFHQ_TEMPLATE_512[0], FFHQ_TEMPLATE_512[1], np.asarray(DLIB5_NOSE_IN_FFHQ_512)])
-    m, _ = cv2.estimateAffinePartial2D(dst, src)  # FFHQ frame -> image
-    if m is None:
-        raise ConfigError("degenerate dlib 5-point landmarks")
+    m = _similarity_lstsq(dst, src)  # FFHQ frame -> image
     out = FFHQ_TEMPLATE_512 @ m[:, :2].T + m[:, 2]
     out[0], out[1] = left, right
     return out
