@@ -3,8 +3,8 @@
 * ``color_shift(img, shift_rgb)``: ``clip(img + float32(shift), 0, 1)``; GFPGAN draws
   ``uniform(-s, s, 3)`` with ``s = color_jitter_shift / 255`` (20/255 by default) in **BGR** order; the sampler
   here draws in the same order and records ``color_shift_r/g/b`` in [0, 1] units.
-* ``grayscale(img)``: ``cv2.cvtColor(.., COLOR_RGB2GRAY)`` (Y = 0.299 R + 0.587 G + 0.114 B, same as
-  BasicSR's BGR2GRAY on BGR data) repeated to 3 channels.
+* ``grayscale(img)``: ``cv2.cvtColor(bgr, COLOR_BGR2GRAY)`` on the BGR copy (Y = 0.299 R + 0.587 G + 0.114 B,
+  bit-identical to GFPGAN's call on its BGR image) repeated to 3 channels.
 """
 
 from __future__ import annotations
@@ -31,5 +31,6 @@ def grayscale(img: np.ndarray) -> np.ndarray:
     """Luma of a float32 or uint8 RGB (H, W, 3) image repeated on 3 channels (same dtype)."""
     if img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f"grayscale: expected (H, W, 3), got {img.shape}")
-    g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    # on the BGR copy with BGR2GRAY, like BasicSR: RGB2GRAY sums in another order (last-bit differences)
+    g = cv2.cvtColor(np.ascontiguousarray(img[:, :, ::-1]), cv2.COLOR_BGR2GRAY)
     return np.tile(g[:, :, None], [1, 1, 3])

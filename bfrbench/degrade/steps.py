@@ -25,7 +25,7 @@ from bfrbench.degrade.distributions import Choice, Dist, Fixed, Grid, parse_dist
 from bfrbench.degrade.jpeg import jpeg_compress
 from bfrbench.degrade.noise import add_gaussian_noise
 from bfrbench.degrade.resize import downsample, interpolation_flag, resize_to
-from bfrbench.errors import ConfigError
+from bfrbench.errors import ConfigError, RegistryError
 from bfrbench.registry import Registry
 
 __all__ = ["Step", "DEGRADATIONS", "build_step"]
@@ -353,5 +353,8 @@ def build_step(spec: Any, *, size: int, index: int) -> Step:
     """Construct the step for one ``steps`` item (a mapping with an ``op`` key)."""
     if not isinstance(spec, dict) or "op" not in spec:
         raise ConfigError(f"step {index + 1}: each step must be a mapping with an 'op' key, got {spec!r}")
-    cls: type[Step] = DEGRADATIONS.get(str(spec["op"]))  # type: ignore[assignment]
+    try:
+        cls: type[Step] = DEGRADATIONS.get(str(spec["op"]))  # type: ignore[assignment]
+    except RegistryError as exc:
+        raise ConfigError(f"step {index + 1}: {exc}") from None
     return cls(spec, size=size, index=index)
