@@ -108,11 +108,15 @@ def _get_restorer(job: _Job) -> Restorer:
     device = _worker_device(job.device)
     key = json.dumps([job.method, job.kwargs, device], sort_keys=True, default=str)
     if key not in _RESTORERS:
+        _RESTORERS.clear()  # one live restorer per process: a new configuration frees the previous model
         cls = METHODS.get(job.method)
-        restorer = cls(device=device, **job.kwargs)  # type: ignore[operator]
-        restorer.bind_run(job.out)
-        _RESTORERS[key] = restorer
-    return _RESTORERS[key]
+        try:
+            _RESTORERS[key] = cls(device=device, **job.kwargs)  # type: ignore[operator]
+        except TypeError as exc:
+            raise ConfigError(f"method {job.method!r}: {exc}") from exc
+    restorer = _RESTORERS[key]
+    restorer.bind_run(job.out)
+    return restorer
 
 
 # -- one batch (runs in a worker) -----------------------------------------------------------------------
@@ -272,6 +276,17 @@ def run_key_for(method: str, version: str, options: Mapping[str, Any], dtype: st
                         "unaligned": unaligned})
 
 
+def _check_required(cls: type[Restorer], opts: Mapping[str, Any]) -> None:
+    import inspect
+
+    params = inspect.signature(cls.__init__).parameters
+    missing = [k for k, p in params.items() if k != "self" and p.default is p.empty
+               and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and k not in opts]
+    if missing:
+        raise ConfigError(f"method {cls.name!r} needs option(s) {', '.join(missing)}: pass --option "
+                          + " --option ".join(f"{k}=..." for k in missing))
+
+
 def _finished(out: Path, item: str, run_key: str) -> dict[str, Any] | None:
     from bfrbench.io import sha256_file
 
@@ -356,6 +371,7 @@ def restore(
         raise ConfigError(f"limit must be >= 0, got {limit}")
     cls: type[Restorer] = METHODS.get(method)  # type: ignore[assignment]
     opts = parse_options(cls, options)
+    _check_required(cls, opts)
     bs = int(batch_size) if batch_size is not None else cls.default_batch_size
     if bs < 1:
         raise ConfigError(f"batch_size must be >= 1, got {bs}")
@@ -391,6 +407,8 @@ def restore(
     job = _Job(method=method, kwargs={**opts, "dtype": dtype, "batch_size": bs}, device=device, out=str(out),
                run_key=key, refs_k=refs_k, use_refs=use_refs, needs_refs=cls.needs_refs, unaligned=unaligned,
                detector=detector)
+    if workers == 1 and scheduler is None:
+        _get_restorer(job)  # in-process: build once now so option errors stop the run before any work
     records: dict[str, dict[str, Any]] = {}
     todo: list[dict[str, Any]] = []
     for row in rows:
