@@ -168,13 +168,16 @@ document.querySelectorAll('th').forEach(function(th){th.addEventListener('click'
 function column(table,idx){return Array.prototype.map.call(table.tBodies[0].rows,function(r){return key(r.cells[idx]);})
  .filter(function(v){return v!==null;});}
 function ordered(a,asc){for(var i=1;i<a.length;i++){if(asc?a[i-1]>a[i]:a[i-1]<a[i])return false;}return true;}
-if(location.hash==='#selftest'){var out='pass';try{var table=document.querySelector('table.lb');
+function selftest(){var out='pass';try{var table=document.querySelector('table.lb');
  var th=table.querySelector('th.num');var idx=Array.prototype.indexOf.call(th.parentNode.children,th);
  th.click();var a=column(table,idx);if(!ordered(a,true))out='fail: not ascending '+a.join(',');
  th.click();var d=column(table,idx);if(out==='pass'&&!ordered(d,false))out='fail: not descending '+d.join(',');
  if(out==='pass'&&!th.classList.contains('desc'))out='fail: header state';
- out+=' rows='+a.length;}catch(e){out='fail: '+e;}
+ var bad=Array.prototype.filter.call(document.images,function(im){return !(im.complete&&im.naturalWidth>0);});
+ if(out==='pass'&&bad.length)out='fail: broken image '+bad[0].getAttribute('src');
+ out+=' rows='+a.length+' images='+document.images.length;}catch(e){out='fail: '+e;}
  document.documentElement.setAttribute('data-selftest',out);}
+if(location.hash==='#selftest'){window.addEventListener('load',selftest);}
 })();"""
 
 

@@ -305,8 +305,6 @@ def load_suite(suite: str | os.PathLike[str]) -> Suite:
     metrics = _parse_metrics(raw.get("metrics", []), path)
     methods = _parse_methods(raw.get("methods", []), path)
     reported = _parse_reported(raw.get("reported"), path)
-    if not testsets and not reported:
-        raise _err(path, "testsets", "a suite needs test sets to run or reported rows to show")
     source = raw.get("source") or {"kind": "none"}
     if not isinstance(source, dict) or source.get("kind", "none") not in SOURCE_KINDS:
         raise _err(path, "source.kind", f"must be one of {SOURCE_KINDS}, got {source!r}")
@@ -317,7 +315,7 @@ def load_suite(suite: str | os.PathLike[str]) -> Suite:
         raise _err(path, "metric_info", "must map 'metric:variant' to {higher_is_better, label}")
     main = str(raw["main_score"])
     all_specs = {m.spec for m in metrics} | {k for r in reported for k in r.values}
-    if main not in all_specs:
+    if main not in all_specs | set(metric_info):
         raise _err(path, "main_score", f"{main!r} is not among the suite's metrics {sorted(all_specs)}")
     baseline = raw.get("baseline")
     if baseline is not None and baseline not in {m.display for m in methods}:
