@@ -302,6 +302,9 @@ def build_refgroups(
         raise ConfigError(f"build_refgroups: unknown option(s) {sorted(unknown)}; accepted: {sorted(allowed)}")
     from bfrbench.refgroups.embed import _get_embedder
 
+    for name, folder in (("--src", src), ("--pool", pool)):
+        if folder is not None and not Path(folder).is_dir():
+            raise ConfigError(f"{name}: folder {str(folder)!r} does not exist or is not a folder")
     model = _get_embedder(embedder, device)
     default = float(getattr(model, "default_threshold", 0.4))
     thr = default if threshold is None else float(threshold)
