@@ -221,7 +221,8 @@ def build_testset(
 
     Args:
         preset_or_recipe: preset name (``"gfpgan"``), recipe YAML path, mapping or
-            :class:`~bfrbench.degrade.recipe.Recipe`; may be None with ``lq_only`` (size 512).
+            :class:`~bfrbench.degrade.recipe.Recipe`; with ``lq_only`` only its ``size``/``min_size`` are used,
+            and it may be None (size 512, min_size 64).
         src: folder of aligned square face images (HQ; or already-degraded LQ with ``lq_only``).
         out: output folder (created; an earlier build there is resumed).
         seed: global seed; image ``id`` uses ``item_generator(seed, id)``.
@@ -262,8 +263,8 @@ def build_testset(
     if limit is not None:
         paths = paths[:limit]
     preset = LQ_ONLY_PRESET if lq_only else recipe.name  # type: ignore[union-attr]
-    recipe_dict = recipe.to_dict() if recipe is not None else None
-    recipe_sha = recipe.sha256 if recipe is not None else None
+    recipe_dict = recipe.to_dict() if recipe is not None and not lq_only else None
+    recipe_sha = recipe.sha256 if recipe is not None and not lq_only else None
     size = recipe.size if recipe is not None else 512
     min_size = recipe.min_size if recipe is not None else 64
     columns = {} if (lq_only or recipe is None) else recipe.columns
