@@ -71,7 +71,7 @@ def check_refgroups(out: str | os.PathLike[str], *, raise_on_problem: bool = Fal
     vec = {n: k for k, n in enumerate(emb.names)}
     pool_vec: dict[str, int] = {}
     pool_emb = None
-    if rec.get("pool"):
+    if (root / "pool_embeddings.npy").is_file():
         pool_emb = load_embeddings(root, "pool_embeddings")
         pool_vec = {n: k for k, n in enumerate(pool_emb.names)}
     ident_src = dict(zip(src_groups["image"], src_groups["identity"]))

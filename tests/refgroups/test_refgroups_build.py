@@ -125,8 +125,9 @@ def test_pool_mode_takes_references_from_the_pool(planted_set, synth, tmp_path):
     assert rec["counts"]["pool_images"] == rest.size and check_refgroups(tmp_path / "o") == []
 
 
-def test_wrong_threshold_is_warned(planted_set, synth, tmp_path):
-    x, _ = planted_set
+def test_wrong_threshold_is_warned(synth, tmp_path):
+    x, _ = synth.planted(20, (3, 5), 64, spread=0.6, seed=9)
+    assert x.shape[0] > 50
     rec = build_from_embeddings(synth.table(x), tmp_path / "o", threshold=1.2, default_threshold=0.4,
                                 split="train=*,val=0,test=0")
     text = " ".join(rec["warnings"])
