@@ -1,0 +1,293 @@
+"""Metric base classes, the ``METRICS`` registry and metric spec strings.
+
+A metric is a small class carrying its metadata (one hop from name to everything, STYLE.md habit 2):
+``name``, ``kind`` (``"FR"`` full-reference, ``"NR"`` no-reference, ``"set"`` set-level such as FID),
+``higher_is_better``, ``value_range``, named ``variants`` with a ``default_variant``, the weight files each
+variant needs and the ``reference`` implementation it was checked against.
+
+Spec strings are ``"name"`` or ``"name:variant"``; result columns are always the canonical
+``"name:variant"`` with the variant explicit (docs/artifacts.md).
+
+Per-image metrics receive decoded RGB uint8 images (H, W, 3) plus a :class:`Shared` object through which
+they obtain features (face embeddings, landmarks, Inception features, per-image scores) that are memoised
+within a shard and stored in the content-addressed :class:`~bfrbench.metrics.cache.FeatureCache`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from bfrbench.errors import ConfigError
+from bfrbench.registry import Registry
+
+Kind = Literal["FR", "NR", "set"]
+
+__all__ = ["Metric", "PairMetric", "NoRefMetric", "SetMetric", "Shared", "METRICS", "parse_spec",
+           "create_metric", "Kind", "ImageItem"]
+
+
+@dataclass
+class ImageItem:
+    """One image decoded once per shard.
+
+    Attributes:
+        id: test-set id.
+        image: RGB uint8 (H, W, 3), or None when it could not be read.
+        sha256: SHA-256 of the file bytes (content key of the feature cache).
+    """
+
+    id: str
+    image: np.ndarray | None
+    sha256: str
+
+
+class Shared:
+    """Features shared between metrics within one shard, backed by the on-disk feature cache.
+
+    ``get(extractor_id, items, fn)`` returns one array per item, computing ``fn`` only on the images whose
+    (content hash, extractor id) is neither memoised in this shard nor in the cache.
+    """
+
+    def __init__(self, cache: Any | None = None) -> None:
+        self.cache = cache
+        self._memo: dict[tuple[str, str], np.ndarray] = {}
+        self.computed: dict[str, int] = {}
+
+    def get(self, extractor_id: str, items: Sequence[ImageItem],
+            fn: Callable[[list[np.ndarray]], np.ndarray]) -> list[np.ndarray]:
+        """Per-item features of ``extractor_id``.
+
+        Args:
+            extractor_id: identifies model + weights + preprocessing + version (part of the cache key).
+            items: images with their content hashes (``image`` must not be None).
+            fn: maps a list of images to an array whose first axis indexes them.
+        """
+        return self.get_keyed(extractor_id, [it.sha256 for it in items],
+                              lambda idx: fn([items[i].image for i in idx]))  # type: ignore[misc]
+
+    def get_keyed(self, extractor_id: str, keys: Sequence[str],
+                  compute: Callable[[list[int]], np.ndarray]) -> list[np.ndarray]:
+        """Like :meth:`get` with explicit content keys; ``compute(indices)`` computes the missing ones."""
+        out: list[np.ndarray | None] = []
+        todo: list[int] = []
+        for i, k in enumerate(keys):
+            val = self._memo.get((extractor_id, k))
+            if val is None and self.cache is not None:
+                val = self.cache.get(extractor_id, k)
+                if val is not None:
+                    self._memo[(extractor_id, k)] = val
+            out.append(val)
+            if val is None:
+                todo.append(i)
+        if todo:
+            res = np.asarray(compute(todo))
+            if res.shape[0] != len(todo):
+                raise RuntimeError(f"{extractor_id}: extractor returned {res.shape[0]} rows for {len(todo)} images")
+            self.computed[extractor_id] = self.computed.get(extractor_id, 0) + len(todo)
+            for j, i in enumerate(todo):
+                arr = np.array(res[j])
+                self._memo[(extractor_id, keys[i])] = arr
+                if self.cache is not None:
+                    self.cache.put(extractor_id, keys[i], arr)
+                out[i] = arr
+        return out  # type: ignore[return-value]
+
+
+class Metric:
+    """Base class of every metric.
+
+    Class attributes:
+        name: registry name (``psnr``).
+        kind: ``"FR"``, ``"NR"`` or ``"set"``.
+        higher_is_better: direction.
+        value_range: (low, high); None for an open end.
+        variants: variant name -> one-line description.
+        default_variant: used when a spec names no variant.
+        variant_weights: variant name -> weight files (names in ``bfrbench.weights``) it needs.
+        reference: the implementation the numbers match (package, function, version).
+        paper: citation.
+        version: bumped whenever values for the same images change (part of cache keys).
+    """
+
+    name: ClassVar[str] = ""
+    kind: ClassVar[Kind] = "FR"
+    higher_is_better: ClassVar[bool] = True
+    value_range: ClassVar[tuple[float | None, float | None]] = (None, None)
+    variants: ClassVar[dict[str, str]] = {}
+    default_variant: ClassVar[str] = ""
+    variant_weights: ClassVar[dict[str, tuple[str, ...]]] = {}
+    reference: ClassVar[str] = ""
+    paper: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+
+    def __init__(self, variant: str | None = None, *, device: str = "cpu", batch_size: int = 8) -> None:
+        variant = variant or self.resolve_default_variant()
+        self.check_variant(variant)
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        self.variant = variant
+        self.device = device
+        self.batch_size = batch_size
+
+    # -- metadata --------------------------------------------------------------------------------
+    @classmethod
+    def check_variant(cls, variant: str) -> None:
+        if variant not in cls.variants:
+            raise ConfigError(f"metric {cls.name!r} has no variant {variant!r}; accepted: {', '.join(cls.variants)}")
+
+    @classmethod
+    def resolve_default_variant(cls) -> str:
+        """Variant used for a bare ``name`` spec (may depend on which weights are present)."""
+        return cls.default_variant
+
+    @classmethod
+    def weights_for(cls, variant: str) -> tuple[str, ...]:
+        return cls.variant_weights.get(variant, ())
+
+    @classmethod
+    def weights_present(cls, variant: str) -> bool:
+        from bfrbench.weights import is_present
+
+        return all(is_present(w) for w in cls.weights_for(variant))
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """Metadata for ``bfrbench metrics list`` and summary.json."""
+        return {
+            "name": cls.name, "kind": cls.kind, "higher_is_better": cls.higher_is_better,
+            "range": list(cls.value_range), "variants": dict(cls.variants), "default_variant": cls.default_variant,
+            "weights": {v: list(cls.weights_for(v)) for v in cls.variants}, "reference": cls.reference,
+            "paper": cls.paper, "version": cls.version,
+        }
+
+    @property
+    def spec(self) -> str:
+        """Canonical column name ``name:variant``."""
+        return f"{self.name}:{self.variant}"
+
+    def cache_id(self) -> str:
+        """Identifier of this metric's per-image values in the feature cache."""
+        return f"metric/{self.spec}/v{self.version}"
+
+    def weight_hashes(self) -> dict[str, str | None]:
+        """SHA-256 of each weight file this metric uses (for provenance)."""
+        from bfrbench.weights import get_weight, local_path
+
+        out: dict[str, str | None] = {}
+        for w in self.weights_for(self.variant):
+            entry = get_weight(w)
+            if entry.sha256:
+                out[w] = entry.sha256
+            else:
+                p = local_path(entry)
+                if p is not None:
+                    from bfrbench.io.hashing import sha256_file
+
+                    out[w] = sha256_file(p)
+                else:
+                    out[w] = None
+        return out
+
+    def info(self) -> dict[str, Any]:
+        return {"metric": self.name, "variant": self.variant, "higher_is_better": self.higher_is_better,
+                "reference": self.reference, "version": self.version}
+
+
+class PairMetric(Metric):
+    """Full-reference metric: a score per (restored, HQ) pair."""
+
+    kind: ClassVar[Kind] = "FR"
+
+    def score_pairs(self, restored: list[ImageItem], hq: list[ImageItem], shared: Shared) -> tuple[np.ndarray, list[str | None]]:
+        """Scores for aligned pairs of equal size.
+
+        Returns:
+            (N,) float64 scores and, per pair, an error text or None.
+        """
+        raise NotImplementedError
+
+
+class NoRefMetric(Metric):
+    """No-reference metric: a score per restored image."""
+
+    kind: ClassVar[Kind] = "NR"
+
+    def score_images(self, images: list[ImageItem], shared: Shared) -> tuple[np.ndarray, list[str | None]]:
+        """Scores of images; returns (N,) float64 and per-image error text or None."""
+        raise NotImplementedError
+
+
+class SetMetric(Metric):
+    """Set-level metric (FID/KID): per-image features, then one number for the whole set."""
+
+    kind: ClassVar[Kind] = "set"
+
+    @property
+    def extractor_id(self) -> str:
+        raise NotImplementedError
+
+    def features(self, items: list[ImageItem], shared: Shared) -> np.ndarray:
+        """(N, D) float features of the images."""
+        raise NotImplementedError
+
+    def compute(self, restored_feats: np.ndarray, reference: Any) -> dict[str, Any]:
+        """Set value from restored features and reference (HQ features array or stats dict)."""
+        raise NotImplementedError
+
+
+METRICS: Registry[type[Metric]] = Registry("metric", Metric, entry_point_group="bfrbench.metrics")
+for _name, _target in (
+    ("psnr", "bfrbench.metrics.psnr_ssim:PSNR"),
+    ("ssim", "bfrbench.metrics.psnr_ssim:SSIM"),
+    ("lpips", "bfrbench.metrics.lpips:LPIPS"),
+    ("ids", "bfrbench.metrics.identity:IDS"),
+    ("deg", "bfrbench.metrics.identity:DEG"),
+    ("lmd", "bfrbench.metrics.landmarks:LMD"),
+    ("fid", "bfrbench.metrics.fid:FID"),
+    ("kid", "bfrbench.metrics.fid:KID"),
+    ("niqe", "bfrbench.metrics.niqe:NIQE"),
+    ("musiq", "bfrbench.metrics.pyiqa_nr:MUSIQ"),
+    ("maniqa", "bfrbench.metrics.pyiqa_nr:MANIQA"),
+    ("clipiqa", "bfrbench.metrics.pyiqa_nr:CLIPIQA"),
+):
+    METRICS.register(_name, _target)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed metric spec: the class and the explicit variant."""
+
+    cls: type[Metric]
+    variant: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def column(self) -> str:
+        return f"{self.cls.name}:{self.variant}"
+
+
+def parse_spec(spec: str) -> Spec:
+    """Parse ``"name"`` or ``"name:variant"`` into a :class:`Spec` with the variant made explicit.
+
+    Raises:
+        RegistryError: unknown metric name (with near names).
+        ConfigError: unknown variant (lists the accepted ones).
+    """
+    spec = spec.strip()
+    if not spec:
+        raise ConfigError("empty metric spec; use 'name' or 'name:variant', e.g. 'psnr:y'")
+    name, _, variant = spec.partition(":")
+    cls = METRICS.get(name.strip())
+    variant = variant.strip() or cls.resolve_default_variant()
+    cls.check_variant(variant)
+    return Spec(cls, variant)
+
+
+def create_metric(spec: str, *, device: str = "cpu", batch_size: int = 8, **options: Any) -> Metric:
+    """Instantiate a metric from a spec string (``options`` are the metric's own keyword arguments)."""
+    s = parse_spec(spec)
+    return s.cls(s.variant, device=device, batch_size=batch_size, **options)

@@ -1,0 +1,465 @@
+"""``evaluate()``: score a restored folder against a test set in one pass (``bfrbench evaluate``).
+
+Flow (docs/artifacts.md, "Evaluation"):
+
+1. Read ``TESTSET/manifest.parquet``; list ``RESTORED/<id>.<ext>``; pair by id. Missing, extra, duplicate
+   and wrong-count problems are recorded, never fatal (an empty pairing is an :class:`ArtifactError`).
+2. Resolve metric specs (default: every metric whose weights are present; an explicitly requested metric
+   with missing weights raises :class:`MissingWeightsError` naming the file and how to get it).
+3. Shard the paired ids in order (``batch_size`` ids per shard) and run :func:`score_shard` through
+   :func:`bfrbench.distributed.run_tasks`: each shard decodes every restored and HQ image once, runs every
+   per-image metric on them, and returns Inception features for set metrics. Features and per-image values
+   go through the content-addressed :class:`~bfrbench.metrics.cache.FeatureCache`. Shards are fixed by id
+   order, so results do not depend on the worker count.
+4. Set metrics (FID/KID) from the gathered features; summary statistics with a bootstrap 95% CI (1000
+   resamples, generator seeded with ``seed``); write ``per_image.parquet`` and ``summary.json`` atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bfrbench.errors import ArtifactError, ConfigError, ImageError, MissingWeightsError
+from bfrbench.metrics._base import METRICS, ImageItem, Metric, NoRefMetric, PairMetric, SetMetric, Shared, parse_spec
+
+__all__ = ["evaluate", "default_metric_specs", "resolve_metrics", "score_shard", "FORMAT_VERSION", "bootstrap_ci"]
+
+FORMAT_VERSION = 1
+BOOTSTRAP_RESAMPLES = 1000
+_INSTANCES: dict[tuple[str, str, int], Metric] = {}
+
+
+def _log_stderr(msg: str) -> None:
+    print(f"bfrbench evaluate: {msg}", file=sys.stderr)
+
+
+# -- metric selection ------------------------------------------------------------------------------
+def default_metric_specs(*, has_hq: bool = True, fid_stats: bool = False) -> list[str]:
+    """Every metric variant whose weights are present (one column per default variant; identity metrics for
+    every present embedder backend); FR and ``-hq`` set metrics only when the test set has HQ images."""
+    out: list[str] = []
+    for name, cls in METRICS.items():
+        variants = [cls.resolve_default_variant()]
+        if name in ("ids", "deg"):
+            variants = [v for v in cls.variants if v == variants[0] or v != "arcface"]
+        if name == "fid" and fid_stats:
+            variants.append("legacy-stats")
+        for v in dict.fromkeys(variants):
+            needs_hq = cls.kind == "FR" or (cls.kind == "set" and v.endswith("-hq"))
+            if needs_hq and not has_hq:
+                continue
+            if name == "kid":
+                continue  # KID on a few hundred images is noisy; request it explicitly
+            try:
+                if cls.weights_present(v):
+                    out.append(f"{name}:{v}")
+            except KeyError:
+                continue
+    return out
+
+
+def resolve_metrics(specs: Sequence[str] | None, *, has_hq: bool, fid_stats: str | None) -> list[tuple[str, type[Metric]]]:
+    """(column, class) for each spec, checking weights, HQ availability and ``--fid-stats``."""
+    if specs is None:
+        specs = default_metric_specs(has_hq=has_hq, fid_stats=fid_stats is not None)
+    out: list[tuple[str, type[Metric]]] = []
+    for raw in specs:
+        s = parse_spec(raw)
+        col = s.column
+        if col in (c for c, _ in out):
+            continue
+        if (s.cls.kind == "FR" or s.variant.endswith("-hq")) and not has_hq:
+            raise ConfigError(f"metric {col!r} needs HQ images, but the test set has none (LQ-only set)")
+        if s.variant.endswith("-stats") and fid_stats is None:
+            raise ConfigError(f"metric {col!r} needs reference statistics: pass --fid-stats FILE.npz "
+                              "(make one with `bfrbench fid-stats`) or a registered name such as "
+                              "fid-stats-ffhq512-cleanfid-trainval70k")
+        if not s.cls.weights_present(s.variant):
+            from bfrbench.weights import get_weight, is_present, missing_message
+
+            missing = [w for w in s.cls.weights_for(s.variant) if not is_present(w)]
+            detail = missing_message(get_weight(missing[0])) if missing else "its backend is not available"
+            raise MissingWeightsError(f"metric {col!r} cannot run: {detail}")
+        out.append((col, s.cls))
+    return out
+
+
+def _instance(column: str, device: str, batch_size: int) -> Metric:
+    key = (column, device, batch_size)
+    if key not in _INSTANCES:
+        s = parse_spec(column)
+        _INSTANCES[key] = s.cls(s.variant, device=device, batch_size=batch_size)
+    return _INSTANCES[key]
+
+
+# -- one shard ---------------------------------------------------------------------------------------
+def _load(path: str | None, what: str) -> tuple[ImageItem | None, str | None]:
+    if path is None:
+        return None, None
+    from bfrbench.io import read_image, sha256_file
+
+    try:
+        img = read_image(path)
+        return ImageItem(Path(path).stem, img, sha256_file(path)), None
+    except ImageError as exc:
+        return None, f"{what} image unreadable: {exc}"
+
+
+def _is_gray(img: np.ndarray) -> bool:
+    return bool(np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 1], img[..., 2]))
+
+
+def score_shard(task: dict[str, Any]) -> dict[str, Any]:
+    """Score one shard (picklable: runs in dask workers).
+
+    Args:
+        task: ``ids``, ``restored`` and ``hq`` paths (str or None), ``columns`` (metric specs), ``device``,
+            ``batch_size``, ``cache_root`` (str or None).
+
+    Returns:
+        ``values`` {column: [float]}, ``errors`` [[str]], ``sha256`` [str|None], ``features``
+        {extractor_id: {"restored": (n, D), "restored_ids", "hq": (m, D), "hq_ids"}}, ``computed`` counts.
+    """
+    from bfrbench.metrics.cache import FeatureCache
+
+    ids: list[str] = task["ids"]
+    n = len(ids)
+    shared = Shared(FeatureCache(task["cache_root"]) if task.get("cache_root") else None)
+    metrics = [_instance(c, task["device"], task["batch_size"]) for c in task["columns"]]
+    errors: list[list[str]] = [[] for _ in range(n)]
+    res: list[ImageItem | None] = []
+    hq: list[ImageItem | None] = []
+    for i, (rp, hp) in enumerate(zip(task["restored"], task["hq"])):
+        r, err = _load(rp, "restored")
+        h, herr = _load(hp, "HQ")
+        for e in (err, herr):
+            if e:
+                errors[i].append(e)
+        if r is not None:
+            r.id = ids[i]
+            if r.image is not None and _is_gray(r.image) and not (h is not None and _is_gray(h.image)):  # type: ignore[arg-type]
+                errors[i].append("grayscale output (R=G=B in every pixel) for a colour HQ image; scored as is")
+        if r is not None and h is not None and r.image.shape != h.image.shape:  # type: ignore[union-attr]
+            hr, wr = r.image.shape[:2]  # type: ignore[union-attr]
+            hh, wh = h.image.shape[:2]  # type: ignore[union-attr]
+            errors[i].append(f"size mismatch: restored {wr}x{hr}, HQ {wh}x{hh}; full-reference metrics skipped")
+            h = None
+        res.append(r)
+        hq.append(h)
+    values: dict[str, list[float]] = {}
+    features: dict[str, dict[str, Any]] = {}
+    for m in metrics:
+        col = m.spec
+        vals = np.full(n, np.nan)
+        try:
+            if isinstance(m, PairMetric):
+                idx = [i for i in range(n) if res[i] is not None and hq[i] is not None]
+                if idx:
+                    v, errs = m.score_pairs([res[i] for i in idx], [hq[i] for i in idx], shared)  # type: ignore[misc]
+                    _put(vals, errors, idx, v, errs, col)
+            elif isinstance(m, NoRefMetric):
+                idx = [i for i in range(n) if res[i] is not None]
+                if idx:
+                    v, errs = m.score_images([res[i] for i in idx], shared)  # type: ignore[misc]
+                    _put(vals, errors, idx, v, errs, col)
+            elif isinstance(m, SetMetric):
+                fid_key = m.extractor_id
+                if fid_key not in features:
+                    ridx = [i for i in range(n) if res[i] is not None]
+                    hidx = [i for i in range(n) if hq[i] is not None and task.get("set_hq")]
+                    features[fid_key] = {
+                        "restored": m.features([res[i] for i in ridx], shared),  # type: ignore[misc]
+                        "restored_ids": [ids[i] for i in ridx],
+                        "hq": m.features([hq[i] for i in hidx], shared),  # type: ignore[misc]
+                        "hq_ids": [ids[i] for i in hidx],
+                    }
+                continue
+        except Exception as exc:  # one metric failing on a shard is reported per image, never a traceback
+            for i in range(n):
+                errors[i].append(f"{col}: {type(exc).__name__}: {exc}")
+        values[col] = vals.tolist()
+    return {"ids": ids, "values": values, "errors": errors, "features": features,
+            "sha256": [r.sha256 if r is not None else None for r in res], "computed": dict(shared.computed)}
+
+
+def _put(vals: np.ndarray, errors: list[list[str]], idx: list[int], v: np.ndarray, errs: list[str | None],
+         col: str) -> None:
+    for j, i in enumerate(idx):
+        x = float(v[j])
+        if errs[j]:
+            errors[i].append(errs[j])  # type: ignore[arg-type]
+        if not np.isfinite(x):
+            if not errs[j]:
+                why = " (restored image identical to HQ)" if col.startswith("psnr") and x == np.inf else ""
+                errors[i].append(f"{col}: non-finite value {x}{why}; excluded from the mean")
+            x = float("nan")
+        vals[i] = x
+
+
+# -- summary helpers ------------------------------------------------------------------------------------
+def bootstrap_ci(x: np.ndarray, *, seed: int = 0, resamples: int = BOOTSTRAP_RESAMPLES) -> list[float | None]:
+    """Percentile bootstrap 95% CI of the mean of ``x`` (finite values), generator seeded with ``seed``."""
+    x = np.asarray(x, np.float64)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return [None, None]
+    if x.size == 1:
+        return [float(x[0]), float(x[0])]
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, x.size, size=(resamples, x.size))].mean(axis=1)
+    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
+
+
+def _read_manifest(testset: Path) -> tuple[list[dict[str, Any]], bool]:
+    import pandas as pd
+
+    mpath = testset / "manifest.parquet"
+    if not testset.is_dir():
+        raise ArtifactError(f"{testset}: test set folder not found")
+    if not mpath.is_file():
+        raise ArtifactError(f"{mpath}: not found; is {testset} a bfrbench test set (made by `bfrbench build testset`)?")
+    try:
+        df = pd.read_parquet(mpath)
+    except Exception as exc:  # noqa: BLE001 - any parquet failure is an artifact problem
+        raise ArtifactError(f"{mpath}: cannot read: {exc}") from None
+    if "id" not in df.columns:
+        raise ArtifactError(f"{mpath}: has no 'id' column (columns: {', '.join(map(str, df.columns))})")
+    rows = []
+    has_hq = "hq_path" in df.columns and bool(df["hq_path"].notna().any())
+    for rec in df.to_dict("records"):
+        hp = rec.get("hq_path")
+        rows.append({"id": str(rec["id"]), "hq": str(testset / hp) if isinstance(hp, str) and hp else None})
+    return sorted(rows, key=lambda r: r["id"]), has_hq
+
+
+def _scan_restored(restored: Path) -> tuple[dict[str, Path], list[str]]:
+    from bfrbench.io import IMAGE_SUFFIXES
+
+    if not restored.is_dir():
+        raise ArtifactError(f"{restored}: restored folder not found")
+    found: dict[str, Path] = {}
+    dups: list[str] = []
+    for p in sorted(restored.iterdir()):
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."):
+            if p.stem in found:
+                dups.append(f"{p.stem}: both {found[p.stem].name} and {p.name}; using {found[p.stem].name}")
+                continue
+            found[p.stem] = p
+    return found, dups
+
+
+def _load_reference_stats(fid_stats: str) -> tuple[dict[str, Any], str]:
+    from bfrbench.io import sha256_file
+    from bfrbench.metrics.fid import load_stats
+
+    p = Path(fid_stats)
+    if not p.is_file():
+        from bfrbench.weights import all_weights, resolve
+
+        if fid_stats in all_weights():
+            p = resolve(fid_stats)
+        else:
+            raise ArtifactError(f"{fid_stats}: FID statistics file not found (nor a registered weights name)")
+    return load_stats(p), sha256_file(p)
+
+
+def _set_metric_results(columns: list[tuple[str, type[Metric]]], shards: list[dict[str, Any]], *, device: str,
+                        batch_size: int, fid_stats: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Set metrics from the features gathered by the shards -> ({column: result}, reference-stats info)."""
+    out: dict[str, Any] = {}
+    stats_info: dict[str, Any] = {}
+    ref_stats: dict[str, Any] | None = None
+    for col, cls in columns:
+        if cls.kind != "set":
+            continue
+        m = _instance(col, device, batch_size)
+        assert isinstance(m, SetMetric)
+        key = m.extractor_id
+        parts = [s["features"][key] for s in shards if key in s["features"]]
+        rf = [p["restored"] for p in parts if len(p["restored"])]
+        hf = [p["hq"] for p in parts if len(p["hq"])]
+        restored = np.concatenate(rf) if rf else np.zeros((0, 2048))
+        try:
+            if m.variant.endswith("-stats"):
+                if ref_stats is None:
+                    assert fid_stats is not None
+                    ref_stats, sha = _load_reference_stats(fid_stats)
+                    stats_info = {"path": str(fid_stats), "sha256": sha, "n": ref_stats.get("n"),
+                                  "extractor": ref_stats.get("extractor"), "resize": ref_stats.get("resize")}
+                mode = m.variant.split("-")[0]
+                if ref_stats.get("resize") and ref_stats["resize"] != mode:
+                    raise ConfigError(f"{fid_stats} was made with resize mode {ref_stats['resize']!r}, "
+                                      f"but {col} uses {mode!r}; use fid:{ref_stats['resize']}-stats")
+                reference: Any = ref_stats
+            else:
+                reference = np.concatenate(hf) if hf else np.zeros((0, 2048))
+            res = m.compute(restored, reference)
+        except ConfigError as exc:
+            res = {"value": None, "error": str(exc), "n": int(len(restored))}
+        res.update(m.info())
+        res["weights"] = m.weight_hashes()
+        out[col] = res
+    return out, stats_info
+
+
+def evaluate(
+    testset: str | Path,
+    restored: str | Path,
+    out: str | Path,
+    *,
+    metrics: Sequence[str] | None = None,
+    device: str = "cpu",
+    batch_size: int = 8,
+    workers: int = 1,
+    scheduler: str | None = None,
+    fid_stats: str | None = None,
+    cache: bool = True,
+    seed: int = 0,
+    command: Sequence[str] | None = None,
+    log: Callable[[str], None] | None = _log_stderr,
+) -> dict[str, Any]:
+    """Score ``restored`` (a folder of ``<id>.png``) against the test set ``testset``.
+
+    Args:
+        testset: test-set folder (``manifest.parquet``, ``hq/``).
+        restored: folder of restored images named by test-set id.
+        out: evaluation folder; ``per_image.parquet`` and ``summary.json`` are written there.
+        metrics: specs (``"psnr"``, ``"psnr:y"``, ``"fid:clean-hq"`` ...); None = every available metric.
+        device / batch_size: torch device and images per forward pass (also ids per shard).
+        workers / scheduler: dask local workers or scheduler address (see ``bfrbench.distributed``).
+        fid_stats: statistics ``.npz`` (or registered name) for ``fid:*-stats``.
+        cache: use the feature cache under ``$BFRBENCH_HOME/cache``.
+        seed: seed of the bootstrap generator.
+        command: command line recorded in provenance (default ``sys.argv``).
+        log: receives notes (fallback backends, problems); None silences them.
+
+    Returns:
+        The summary dict written to ``summary.json``.
+    """
+    import pandas as pd
+
+    from bfrbench.distributed import TaskFailure, run_tasks
+    from bfrbench.io import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
+    from bfrbench.metrics.cache import default_cache_dir
+    from bfrbench.provenance import environment
+
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    testset, restored, out = Path(testset), Path(restored), Path(out)
+    rows, has_hq = _read_manifest(testset)
+    found, dups = _scan_restored(restored)
+    ids = [r["id"] for r in rows]
+    known = set(ids)
+    missing = [i for i in ids if i not in found]
+    extra = sorted(k for k in found if k not in known)
+    paired = [r for r in rows if r["id"] in found]
+    if not paired:
+        raise ArtifactError(f"{restored}: none of its {len(found)} images matches a test-set id of {testset} "
+                            f"({len(ids)} ids, e.g. {ids[:3]}); restored files must be named <id>.png")
+    columns = resolve_metrics(metrics, has_hq=has_hq, fid_stats=fid_stats)
+    notes: list[str] = []
+    for col, cls in columns:
+        if cls.name in ("ids", "deg") and col.endswith(":dlib") and cls.resolve_default_variant() != "arcface":
+            note = (f"{col}: ArcFace weights are not present, so identity metrics use the dlib embedder "
+                    "(`bfrbench weights fetch arcface-buffalo_l-w600k_r50` to enable ids:arcface)")
+            if note not in notes:
+                notes.append(note)
+    problems: dict[str, Any] = {"missing": missing, "extra": extra, "duplicates": dups,
+                                "expected": len(ids), "found": len(found)}
+    if len(found) != len(ids):
+        notes.append(f"wrong count: the test set has {len(ids)} images, {restored} has {len(found)} "
+                     f"({len(missing)} missing, {len(extra)} extra)")
+    for n in notes:
+        if log:
+            log(n)
+
+    per_image_cols = [c for c, cls in columns if cls.kind != "set"]
+    set_cols = [c for c, cls in columns if cls.kind == "set"]
+    set_hq = any(c.endswith("-hq") for c in set_cols)
+    cache_root = str(default_cache_dir()) if cache else None
+    tasks = []
+    for s in range(0, len(paired), batch_size):
+        chunk = paired[s:s + batch_size]
+        tasks.append({"ids": [r["id"] for r in chunk], "restored": [str(found[r["id"]]) for r in chunk],
+                      "hq": [r["hq"] for r in chunk], "columns": per_image_cols + set_cols, "device": device,
+                      "batch_size": batch_size, "cache_root": cache_root, "set_hq": set_hq})
+    shards: list[dict[str, Any]] = []
+    for res in run_tasks(score_shard, tasks, workers=workers, scheduler=scheduler, desc="evaluate"):
+        if isinstance(res, TaskFailure):
+            t = res.task
+            shards.append({"ids": t["ids"], "values": {c: [np.nan] * len(t["ids"]) for c in per_image_cols},
+                           "errors": [[f"shard failed: {res.error}"] for _ in t["ids"]], "features": {},
+                           "sha256": [None] * len(t["ids"]), "computed": {}})
+        else:
+            shards.append(res)
+    shards.sort(key=lambda s: s["ids"][0])
+
+    by_id: dict[str, dict[str, Any]] = {}
+    sha: dict[str, str] = {}
+    computed: dict[str, int] = {}
+    for sh in shards:
+        for k, v in sh["computed"].items():
+            computed[k] = computed.get(k, 0) + v
+        for j, i in enumerate(sh["ids"]):
+            row: dict[str, Any] = {"id": i}
+            for c in per_image_cols:
+                row[c] = sh["values"].get(c, [np.nan] * len(sh["ids"]))[j]
+            row["error"] = "; ".join(sh["errors"][j]) or None
+            by_id[i] = row
+            if sh["sha256"][j]:
+                sha[i] = sh["sha256"][j]
+    for i in missing:
+        by_id[i] = {"id": i, **{c: np.nan for c in per_image_cols},
+                    "error": f"missing: no restored image named {i}.png in {restored}"}
+    table = [by_id[i] for i in sorted(by_id)]
+    df = pd.DataFrame(table, columns=["id", *per_image_cols, "error"])
+    for c in per_image_cols:
+        df[c] = df[c].astype("float64")
+    df["error"] = df["error"].astype("object")
+
+    set_results, stats_info = _set_metric_results(columns, shards, device=device, batch_size=batch_size,
+                                                  fid_stats=fid_stats)
+    metric_summary: dict[str, Any] = {}
+    for c in per_image_cols:
+        m = _instance(c, device, batch_size)
+        x = df[c].to_numpy(np.float64)
+        fin = x[np.isfinite(x)]
+        metric_summary[c] = {
+            "mean": float(fin.mean()) if fin.size else None,
+            "std": float(fin.std(ddof=1)) if fin.size > 1 else None,
+            "n": int(fin.size), "ci95": bootstrap_ci(fin, seed=seed),
+            "higher_is_better": m.higher_is_better, "metric": m.name, "variant": m.variant,
+            "reference": m.reference, "version": m.version, "range": list(m.value_range),
+        }
+    weights: dict[str, Any] = {}
+    for c, _ in columns:
+        weights.update(_instance(c, device, batch_size).weight_hashes())
+    run_json = restored / "run.json"
+    failed = int(df["error"].notna().sum())
+    summary: dict[str, Any] = {
+        "kind": "evaluation", "format_version": FORMAT_VERSION,
+        "testset": str(testset), "restored": str(restored),
+        "metrics": metric_summary, "set_metrics": set_results,
+        "counts": {"expected": len(ids), "found": len(found), "scored": len(paired), "missing": len(missing),
+                   "extra": len(extra), "with_errors": failed, "failed": failed},
+        "problems": problems, "notes": notes, "cache": {"enabled": cache, "computed": computed},
+        "provenance": {
+            "testset_manifest_sha256": sha256_file(testset / "manifest.parquet"),
+            "run_json_sha256": sha256_file(run_json) if run_json.is_file() else None,
+            "restored_sha256": sha256_bytes("\n".join(f"{i}:{sha[i]}" for i in sorted(sha)).encode()),
+            "weights": weights, "fid_stats": stats_info or None,
+            "environment": environment(), "command": list(command) if command is not None else list(sys.argv),
+            "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": seed, "method": "percentile"},
+        },
+    }
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    atomic_write_bytes(out / "per_image.parquet", buf.getvalue())
+    atomic_write_json(out / "summary.json", summary)
+    return summary

@@ -1,0 +1,152 @@
+"""PSNR and SSIM as defined by BasicSR 1.4.2 (``basicsr/metrics/psnr_ssim.py``), in float64.
+
+* PSNR (dB) = 10 log10(255^2 / MSE), MSE over all pixels (and channels) of the cropped images; identical
+  images give +inf, which the engine reports as a non-finite value.
+* SSIM (Wang et al., IEEE TIP 2004) with the MATLAB settings BasicSR uses: Gaussian window 11x11,
+  sigma 1.5 (``cv2.getGaussianKernel``), C1 = (0.01 * 255)^2, C2 = (0.03 * 255)^2, statistics over the
+  'valid' region (5 pixels dropped per side), mean of the SSIM map; RGB = mean over the three channels.
+* ``y`` variants use BT.601 luma as MATLAB ``rgb2ycbcr``: Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255
+  on 0..255 values (BasicSR ``to_y_channel``).
+* ``crop_border``: variants ``rgb-crop4`` / ``y-crop4`` drop 4 pixels on each side first (BasicSR's
+  ``crop_border`` argument); the plain variants crop nothing.
+
+Parity (tests/metrics/test_psnr_ssim.py): scikit-image ``peak_signal_noise_ratio`` /
+``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)`` and pyiqa ``psnr``,
+``psnry``, ``ssim``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import ClassVar
+
+import cv2
+import numpy as np
+
+from bfrbench.errors import ConfigError
+from bfrbench.metrics._base import ImageItem, PairMetric, Shared
+
+__all__ = ["PSNR", "SSIM", "psnr", "ssim", "rgb_to_y"]
+
+_VARIANT_RE = re.compile(r"^(rgb|y)(?:-crop(\d+))?$")
+
+
+def rgb_to_y(img: np.ndarray) -> np.ndarray:
+    """BT.601 (MATLAB ``rgb2ycbcr``) luma of RGB 0..255 images.
+
+    Args:
+        img: (..., 3) RGB, uint8 or float, range [0, 255].
+
+    Returns:
+        float64 (...,) Y in [16, 235].
+    """
+    x = np.asarray(img, dtype=np.float64)
+    return 16.0 + (x[..., 0] * 65.481 + x[..., 1] * 128.553 + x[..., 2] * 24.966) / 255.0
+
+
+def _prepare(img: np.ndarray, y: bool, crop: int) -> np.ndarray:
+    x = rgb_to_y(img)[..., None] if y else np.asarray(img, dtype=np.float64)
+    if crop:
+        x = x[crop:-crop, crop:-crop]
+    return x
+
+
+def psnr(a: np.ndarray, b: np.ndarray, *, y: bool = False, crop_border: int = 0) -> float:
+    """PSNR in dB between two RGB uint8 (H, W, 3) images of the same size (inf when identical)."""
+    x, z = _prepare(a, y, crop_border), _prepare(b, y, crop_border)
+    mse = float(np.mean((x - z) ** 2))
+    if mse == 0.0:
+        return float("inf")
+    return float(10.0 * np.log10(255.0 ** 2 / mse))
+
+
+_G = cv2.getGaussianKernel(11, 1.5)  # (11, 1) float64, sums to 1
+_C1 = (0.01 * 255) ** 2
+_C2 = (0.03 * 255) ** 2
+
+
+def _ssim_channel(x: np.ndarray, z: np.ndarray) -> float:
+    """SSIM of two float64 (H, W) planes on the 0..255 scale (valid region, MATLAB constants)."""
+
+    def f(a: np.ndarray) -> np.ndarray:
+        return cv2.sepFilter2D(a, cv2.CV_64F, _G, _G, borderType=cv2.BORDER_REFLECT_101)[5:-5, 5:-5]
+
+    mu1, mu2 = f(x), f(z)
+    mu1_sq, mu2_sq, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2
+    s1 = f(x * x) - mu1_sq
+    s2 = f(z * z) - mu2_sq
+    s12 = f(x * z) - mu12
+    num = (2 * mu12 + _C1) * (2 * s12 + _C2)
+    den = (mu1_sq + mu2_sq + _C1) * (s1 + s2 + _C2)
+    return float(np.mean(num / den))
+
+
+def ssim(a: np.ndarray, b: np.ndarray, *, y: bool = False, crop_border: int = 0) -> float:
+    """SSIM between two RGB uint8 (H, W, 3) images (mean over channels, or on Y). Range [-1, 1]."""
+    x, z = _prepare(a, y, crop_border), _prepare(b, y, crop_border)
+    if x.shape[0] < 11 or x.shape[1] < 11:
+        raise ConfigError(f"SSIM needs images of at least 11x11 pixels after cropping, got {x.shape[1]}x{x.shape[0]}")
+    return float(np.mean([_ssim_channel(np.ascontiguousarray(x[..., c]), np.ascontiguousarray(z[..., c]))
+                          for c in range(x.shape[2])]))
+
+
+class _Fidelity(PairMetric):
+    variants: ClassVar[dict[str, str]] = {
+        "rgb": "on the RGB channels (default); add -cropN (e.g. rgb-crop4) to drop N border pixels",
+        "y": "on BT.601 Y (MATLAB rgb2ycbcr) as BasicSR test_y_channel=True; y-cropN drops N border pixels",
+    }
+    default_variant: ClassVar[str] = "rgb"
+    _fn = staticmethod(psnr)
+
+    @classmethod
+    def check_variant(cls, variant: str) -> None:
+        if not _VARIANT_RE.match(variant):
+            raise ConfigError(f"metric {cls.name!r} has no variant {variant!r}; accepted: rgb, y, rgb-cropN, y-cropN")
+
+    def __init__(self, variant: str | None = None, *, device: str = "cpu", batch_size: int = 8) -> None:
+        super().__init__(variant, device=device, batch_size=batch_size)
+        m = _VARIANT_RE.match(self.variant)
+        assert m is not None  # checked above
+        self.y = m.group(1) == "y"
+        self.crop_border = int(m.group(2) or 0)
+
+    def score_pairs(self, restored: list[ImageItem], hq: list[ImageItem], shared: Shared) -> tuple[np.ndarray, list[str | None]]:
+        fn = type(self)._fn
+
+        def compute(pairs_r: list[np.ndarray], pairs_h: list[np.ndarray]) -> np.ndarray:
+            return np.array([fn(a, b, y=self.y, crop_border=self.crop_border) for a, b in zip(pairs_r, pairs_h)])
+
+        vals = _cached_pairs(shared, self.cache_id(), restored, hq, compute)
+        return vals, [None] * len(vals)
+
+
+def _cached_pairs(shared: Shared, cache_id: str, restored: list[ImageItem], hq: list[ImageItem],
+                  fn: Callable[[list[np.ndarray], list[np.ndarray]], np.ndarray]) -> np.ndarray:
+    """Per-pair values, cached under the pair key ``sha256(restored)-sha256(hq)``."""
+    keys = [f"{r.sha256}-{h.sha256}" for r, h in zip(restored, hq)]
+    vals = shared.get_keyed(cache_id, keys, lambda idx: fn([restored[i].image for i in idx],  # type: ignore[misc]
+                                                          [hq[i].image for i in idx]))
+    return np.array([float(v) for v in vals], dtype=np.float64)
+
+
+class PSNR(_Fidelity):
+    """Peak signal-to-noise ratio (dB), BasicSR definition, float64."""
+
+    name: ClassVar[str] = "psnr"
+    higher_is_better: ClassVar[bool] = True
+    value_range: ClassVar[tuple[float | None, float | None]] = (0.0, None)
+    reference: ClassVar[str] = "BasicSR 1.4.2 calculate_psnr (test_y_channel for y); = skimage peak_signal_noise_ratio"
+    paper: ClassVar[str] = "PSNR; BasicSR (Wang et al., github.com/XPixelGroup/BasicSR)"
+    _fn = staticmethod(psnr)
+
+
+class SSIM(_Fidelity):
+    """Structural similarity, MATLAB Gaussian 11/1.5 as BasicSR calculate_ssim."""
+
+    name: ClassVar[str] = "ssim"
+    higher_is_better: ClassVar[bool] = True
+    value_range: ClassVar[tuple[float | None, float | None]] = (-1.0, 1.0)
+    reference: ClassVar[str] = "BasicSR 1.4.2 calculate_ssim (MATLAB ssim_index, Gaussian 11, sigma 1.5)"
+    paper: ClassVar[str] = "Wang, Bovik, Sheikh, Simoncelli, IEEE TIP 2004"
+    _fn = staticmethod(ssim)
