@@ -89,15 +89,20 @@ def _meta_model(cfg: RefLDMConfig) -> RefLDMModel:
         return RefLDMModel(cfg)
 
 
-def expected_vqgan_layout(cfg: RefLDMConfig | None = None) -> dict[str, tuple[int, ...]]:
-    """Keys and shapes of ``vqgan.ckpt["state_dict"]`` (without ``loss.*``), built on the meta device."""
-    return _shapes(_meta_model(cfg or RefLDMConfig()).vqgan)
+def expected_vqgan_layout(cfg: RefLDMConfig | None = None, *, model: RefLDMModel | None = None
+                          ) -> dict[str, tuple[int, ...]]:
+    """Keys and shapes of ``vqgan.ckpt["state_dict"]`` (without ``loss.*``).
+
+    Taken from ``model`` when given, else from a model built on the meta device (nothing allocated).
+    """
+    return _shapes((model or _meta_model(cfg or RefLDMConfig())).vqgan)
 
 
-def expected_refldm_layout(cfg: RefLDMConfig | None = None, *, with_vqgan: bool = True) -> dict[str, tuple[int, ...]]:
-    """Keys and shapes of a flat refldm.ckpt for ``cfg`` (no tensor is allocated: meta device)."""
-    cfg = cfg or RefLDMConfig()
-    m = _meta_model(cfg)
+def expected_refldm_layout(cfg: RefLDMConfig | None = None, *, with_vqgan: bool = True,
+                           model: RefLDMModel | None = None) -> dict[str, tuple[int, ...]]:
+    """Keys and shapes of a flat refldm.ckpt for ``cfg`` (from ``model``, or a meta-device model: no allocation)."""
+    cfg = model.cfg if model is not None else (cfg or RefLDMConfig())
+    m = model or _meta_model(cfg)
     out: dict[str, tuple[int, ...]] = {b: (cfg.timesteps,) for b in SCHEDULE_BUFFERS}
     for k, shape in _shapes(m.unet).items():
         out[UNET_PREFIX + k] = shape
@@ -128,15 +133,17 @@ def _check_keys(path: str, sd: Mapping[str, torch.Tensor], expected: Mapping[str
                            + "; ".join(problems) + ". Check the file and the --option config=... architecture.")
 
 
-def check_vqgan_state_dict(sd: Mapping[str, torch.Tensor], cfg: RefLDMConfig, *, path: str = "vqgan") -> dict[str, torch.Tensor]:
+def check_vqgan_state_dict(sd: Mapping[str, torch.Tensor], cfg: RefLDMConfig, *, path: str = "vqgan",
+                           model: RefLDMModel | None = None) -> dict[str, torch.Tensor]:
     """Validate a VQGAN state dict strictly (ignoring ``loss.*``); returns the VQGAN tensors as float32."""
     kept = {k: v for k, v in sd.items() if not k.startswith(IGNORED_VQGAN_PREFIXES)}
-    _check_keys(path, kept, expected_vqgan_layout(cfg))
+    _check_keys(path, kept, expected_vqgan_layout(cfg, model=model))
     return {k: v.float() for k, v in kept.items()}
 
 
 def split_refldm_state_dict(
-    sd: Mapping[str, torch.Tensor], cfg: RefLDMConfig, *, use_ema: bool = True, path: str = "refldm"
+    sd: Mapping[str, torch.Tensor], cfg: RefLDMConfig, *, use_ema: bool = True, path: str = "refldm",
+    model: RefLDMModel | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None, list[str]]:
     """Validate a flat refldm.ckpt state dict strictly and split it.
 
@@ -154,7 +161,7 @@ def split_refldm_state_dict(
         present = [p for p, h in zip(VQGAN_PREFIXES, has_vq) if h]
         raise WeightsError(f"{path}: holds only some VQGAN groups ({', '.join(present)}); expected all of "
                            f"{', '.join(VQGAN_PREFIXES)} or none")
-    expected = expected_refldm_layout(cfg, with_vqgan=all(has_vq))
+    expected = expected_refldm_layout(cfg, with_vqgan=all(has_vq), model=model)
     _check_keys(path, sd, expected)
     from bfrbench.methods.refldm.ddim import alphas_cumprod
 
@@ -201,11 +208,12 @@ def load_model(
     Returns:
         ``(model, notes)``.
     """
+    model = RefLDMModel(cfg)
     unet_sd, vq_sd, notes = split_refldm_state_dict(read_state_dict(weights, allow_pickle=allow_pickle), cfg,
-                                                    use_ema=use_ema, path=str(weights))
+                                                    use_ema=use_ema, path=str(weights), model=model)
     if vqgan_weights is not None:
         vq_file = check_vqgan_state_dict(read_state_dict(vqgan_weights, allow_pickle=allow_pickle), cfg,
-                                         path=str(vqgan_weights))
+                                         path=str(vqgan_weights), model=model)
         if vq_sd is None:
             vq_sd = vq_file
         elif any(not torch.equal(vq_file[k], vq_sd[k]) for k in vq_sd):
@@ -214,7 +222,6 @@ def load_model(
     if vq_sd is None:
         raise ConfigError(f"{weights} holds no VQGAN weights (first_stage_model.*): pass vqgan_weights=PATH "
                           "(the official vqgan.ckpt)")
-    model = RefLDMModel(cfg)
     model.unet.load_state_dict(unet_sd, strict=True)
     model.vqgan.load_state_dict(vq_sd, strict=True)
     for n in notes:

@@ -51,3 +51,15 @@ def ddim_io(refldm_dir: Path) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def io_meta(refldm_dir: Path) -> dict[str, Any]:
     return json.loads((refldm_dir / "tiny_refldm_io_meta.json").read_text())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread() -> Any:
+    """These tiny models are dominated by thread hand-off on the shared 2-core machines: run them on 1 thread
+    (restored after each module; results differ from 2 threads only by float re-association)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
