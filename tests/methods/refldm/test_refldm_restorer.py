@@ -105,16 +105,23 @@ def test_bad_reference_is_reported_not_fatal(restorer: RefLDM, faces: tuple[np.n
     assert err.outputs[1] is None and err.outputs[0] is not None
 
 
-def test_bf16_on_cpu(refldm_dir: Path, restorer: RefLDM, faces: tuple[np.ndarray, list[list[np.ndarray]]]) -> None:
+@pytest.mark.parametrize("dtype", ["bf16", "fp16"])
+def test_low_precision_on_cpu(dtype: str, refldm_dir: Path, restorer: RefLDM,
+                              faces: tuple[np.ndarray, list[list[np.ndarray]]]) -> None:
     lq, refs = faces
     r = RefLDM(weights=str(refldm_dir / "tiny_refldm_weights.safetensors"),
-               config=str(refldm_dir / "tiny_refldm_config.json"), steps=3, dtype="bf16")
+               config=str(refldm_dir / "tiny_refldm_config.json"), steps=3, dtype=dtype)
     out = r.restore(lq[2:], refs=[refs[2]], seeds=[13])
-    assert r.model().unet.time_embed[0].weight.dtype == torch.bfloat16
+    want = {"bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
+    assert r.model().unet.time_embed[0].weight.dtype == want
+    assert r.model().vqgan.quant_conv.weight.dtype == want
     ref = restorer.restore(lq[2:], refs=[refs[2]], seeds=[13])
-    diff = np.abs(out.astype(np.int16) - ref)
-    # random tiny weights amplify rounding (|x_T| / sqrt(a_999) ~ 39x), so only a loose agreement is expected
-    assert diff.mean() < 40 and out.std() > 5
+    other_seed = restorer.restore(lq[2:], refs=[refs[2]], seeds=[14])
+    diff = np.abs(out.astype(np.int16) - ref).mean()
+    seed_gap = np.abs(other_seed.astype(np.int16) - ref).mean()
+    # random tiny weights amplify rounding (1/sqrt(a_999) ~ 39x), so agreement is loose but far closer than
+    # another seed (measured: bf16 ~7.8, fp16 ~5.4 vs ~64 grey levels)
+    assert diff < 0.3 * seed_gap and out.std() > 5
 
 
 def test_config_errors(refldm_dir: Path) -> None:
