@@ -31,8 +31,8 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("BFRBENCH_PROGRESS", "0")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
 _FACES: list[np.ndarray] = []
 _RECIPE: list[Any] = []

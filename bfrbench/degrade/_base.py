@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["to_float32", "quantize", "check_float_image", "check_uint8_image"]
+__all__ = ["check_float_image", "check_uint8_image", "quantize", "to_float32"]
 
 
 def check_uint8_image(img: np.ndarray, what: str = "image") -> None:

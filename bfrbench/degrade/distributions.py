@@ -20,7 +20,7 @@ import numpy as np
 
 from bfrbench.errors import ConfigError
 
-__all__ = ["Dist", "Fixed", "Uniform", "Choice", "Grid", "parse_dist"]
+__all__ = ["Choice", "Dist", "Fixed", "Grid", "Uniform", "parse_dist"]
 
 
 class Dist:

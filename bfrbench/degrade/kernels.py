@@ -34,14 +34,14 @@ KERNEL_TYPES: tuple[str, ...] = ("iso", "aniso", "generalized_iso", "generalized
 
 __all__ = [
     "KERNEL_TYPES",
-    "mesh_grid",
-    "sigma_matrix",
-    "gaussian_kernel",
-    "generalized_gaussian_kernel",
-    "plateau_kernel",
-    "kernel_from_params",
     "circular_lowpass_kernel",
     "delta_kernel",
+    "gaussian_kernel",
+    "generalized_gaussian_kernel",
+    "kernel_from_params",
+    "mesh_grid",
+    "plateau_kernel",
+    "sigma_matrix",
 ]
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from bfrbench.degrade._base import check_float_image
 
-__all__ = ["gaussian_noise_field", "add_gaussian_noise"]
+__all__ = ["add_gaussian_noise", "gaussian_noise_field"]
 
 
 def gaussian_noise_field(shape: tuple[int, int], sigma: float, rng: np.random.Generator, *,

@@ -42,7 +42,7 @@ from bfrbench.degrade.steps import Step, build_step
 from bfrbench.errors import ConfigError
 from bfrbench.io.hashing import sha256_json
 
-__all__ = ["Recipe", "load_recipe", "list_presets", "presets_dir", "recipe_search_paths"]
+__all__ = ["Recipe", "list_presets", "load_recipe", "presets_dir", "recipe_search_paths"]
 
 TOP_KEYS = ("name", "version", "description", "source", "size", "min_size", "steps", "grid_order",
             "include", "override")

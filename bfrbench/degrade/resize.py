@@ -20,7 +20,7 @@ Interpolation = Literal["linear", "area", "cubic", "nearest", "lanczos"]
 _INTERP = {"linear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA, "cubic": cv2.INTER_CUBIC,
            "nearest": cv2.INTER_NEAREST, "lanczos": cv2.INTER_LANCZOS4}
 
-__all__ = ["downsample", "downsampled_size", "resize_to", "interpolation_flag"]
+__all__ = ["downsample", "downsampled_size", "interpolation_flag", "resize_to"]
 
 
 def interpolation_flag(name: str) -> int:

@@ -28,7 +28,7 @@ from bfrbench.degrade.resize import downsample, interpolation_flag, resize_to
 from bfrbench.errors import ConfigError, RegistryError
 from bfrbench.registry import Registry
 
-__all__ = ["Step", "DEGRADATIONS", "build_step"]
+__all__ = ["DEGRADATIONS", "Step", "build_step"]
 
 
 class Step:

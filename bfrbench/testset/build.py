@@ -30,7 +30,7 @@ import numpy as np
 from bfrbench.errors import ArtifactError, ConfigError, ImageError
 from bfrbench.io import atomic_write_bytes, atomic_write_json, encode_png, list_images, read_image, sha256_file
 
-__all__ = ["BuildResult", "build_testset", "FORMAT_VERSION", "assign_ids", "FIXED_COLUMNS"]
+__all__ = ["FIXED_COLUMNS", "FORMAT_VERSION", "BuildResult", "assign_ids", "build_testset"]
 
 FORMAT_VERSION = 1
 FIXED_COLUMNS: dict[str, str] = {"id": "str", "hq_path": "str", "lq_path": "str", "hq_sha256": "str",

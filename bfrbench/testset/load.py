@@ -18,7 +18,7 @@ from bfrbench.errors import ArtifactError
 from bfrbench.io import atomic_write_bytes, sha256_file
 from bfrbench.testset.build import read_testset_json
 
-__all__ = ["load", "export_parquet", "verify_testset", "read_manifest"]
+__all__ = ["export_parquet", "load", "read_manifest", "verify_testset"]
 
 
 def read_manifest(path: str | os.PathLike[str]) -> Any:
