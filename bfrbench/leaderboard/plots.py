@@ -37,6 +37,15 @@ def _pyplot() -> Any:
     return plt
 
 
+def _color(name: str) -> str:
+    """A stable colour per method name (same in every plot of every suite)."""
+    import hashlib
+
+    palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+               "#17becf")
+    return palette[int(hashlib.sha256(name.encode("utf-8")).hexdigest(), 16) % len(palette)]
+
+
 def _save(fig: Any, path: Path) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None}, bbox_inches="tight")
@@ -71,7 +80,7 @@ def perception_distortion_plot(rows: list[dict[str, Any]], x: str, y: str, out: 
         yerr = None if not vy.get("ci95") else [[vy["mean"] - vy["ci95"][0]], [vy["ci95"][1] - vy["mean"]]]
         reported = r["kind"] == "reported"
         ax.errorbar(vx["mean"], vy["mean"], xerr=xerr, yerr=yerr, fmt="s" if reported else "o",
-                    mfc="none" if reported else None, capsize=3, label=r["method"] + (" (reported)" if reported else ""))
+                    color=_color(r["method"]), mfc="none" if reported else None, capsize=3, label=r["method"] + (" (reported)" if reported else ""))
         ax.annotate(r["method"], (vx["mean"], vy["mean"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set_xlabel(x)
     ax.set_ylabel(y)
@@ -93,7 +102,7 @@ def severity_plot(breakdown: dict[str, Any], metric: str, out: Path, *, title: s
         for method, bins in sorted(breakdown[p]["methods"].items()):
             xs = [(b["lo"] + b["hi"]) / 2 for b in bins if b["mean"].get(metric) is not None and b["n"]]
             ys = [b["mean"][metric] for b in bins if b["mean"].get(metric) is not None and b["n"]]
-            ax.plot(xs, ys, marker="o", label=method)
+            ax.plot(xs, ys, marker="o", label=method, color=_color(method))
         ax.set_xlabel(p)
         ax.set_ylabel(metric)
         ax.grid(True, alpha=0.3)

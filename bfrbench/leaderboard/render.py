@@ -77,7 +77,7 @@ def _cite(c: dict[str, str]) -> str:
 def render_markdown(results: dict[str, Any]) -> str:
     """README.md: one table per test set (rank, kind, method, metrics with 95% CI and significance marks)."""
     s = results["suite"]
-    specs = list(results["metrics"])
+    specs = list(results.get("metric_order") or results["metrics"])
     arrows = {k: "↑" if v["higher_is_better"] else "↓" for k, v in results["metrics"].items()}
     lines = [f"# {s['title']}", "",
              f"Suite `{s['name']}` v{s['version']} · main score `{s['main_score']}` · "
@@ -125,7 +125,7 @@ def render_markdown(results: dict[str, Any]) -> str:
 
 def render_csv(results: dict[str, Any]) -> str:
     """results.csv: one line per row; per metric: mean, ci95_lo, ci95_hi, rank, significance mark."""
-    specs = list(results["metrics"])
+    specs = list(results.get("metric_order") or results["metrics"])
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     head = ["testset", "kind", "method", "rank"]
@@ -188,7 +188,7 @@ def _e(s: Any) -> str:
 def render_html(results: dict[str, Any]) -> str:
     """index.html: sortable tables (click a header), reported vs reproduced badges, CIs, plots, sample links."""
     s = results["suite"]
-    specs = list(results["metrics"])
+    specs = list(results.get("metric_order") or results["metrics"])
     plots = results.get("plots") or {}
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>{_e(s['title'])}</title>", f"<style>{_CSS}</style></head><body>",
@@ -241,7 +241,7 @@ def render_html(results: dict[str, Any]) -> str:
 
 def _make_plots(suite: Suite, results: dict[str, Any], entries: list[Entry], out_dir: Path) -> dict[str, Any]:
     plots: dict[str, Any] = {}
-    specs = list(results["metrics"])
+    specs = list(results.get("metric_order") or results["metrics"])
     per_image_specs = [sp for sp in specs if not results["metrics"][sp]["set_level"]]
     main = suite.main_score if suite.main_score in per_image_specs else (per_image_specs[0] if per_image_specs else None)
     for ts in sorted({r["testset"] for r in results["rows"]}):

@@ -264,6 +264,7 @@ def build_results(suite: Suite, entries: list[Entry], *, out_dir: Path | None = 
                   "baseline": suite.baseline, "suite_sha256": sha256_json(suite.raw), "statistics": suite.statistics},
         "metrics": {s: {"higher_is_better": directions[s], "label": suite.metric_label(s),
                         "set_level": s.split(":", 1)[0] in ("fid", "kid")} for s in all_specs},
+        "metric_order": all_specs,
         "testsets": testsets,
         "rows": rows,
         "breakdowns": breakdowns,
