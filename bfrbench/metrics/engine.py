@@ -364,12 +364,11 @@ def evaluate(
                             f"({len(ids)} ids, e.g. {ids[:3]}); restored files must be named <id>.png")
     columns = resolve_metrics(metrics, has_hq=has_hq, fid_stats=fid_stats)
     notes: list[str] = []
-    for col, cls in columns:
-        if cls.name in ("ids", "deg") and col.endswith(":dlib") and cls.resolve_default_variant() != "arcface":
-            note = (f"{col}: ArcFace weights are not present, so identity metrics use the dlib embedder "
-                    "(`bfrbench weights fetch arcface-buffalo_l-w600k_r50` to enable ids:arcface)")
-            if note not in notes:
-                notes.append(note)
+    fallback = [col for col, cls in columns if cls.name in ("ids", "deg") and col.endswith(":dlib")
+                and cls.resolve_default_variant() != "arcface"]
+    if fallback:
+        notes.append(f"{', '.join(fallback)}: ArcFace weights are not present, so the default identity backend is "
+                     "dlib (`bfrbench weights fetch arcface-buffalo_l-w600k_r50` enables ids:arcface / deg:arcface)")
     problems: dict[str, Any] = {"missing": missing, "extra": extra, "duplicates": dups,
                                 "expected": len(ids), "found": len(found)}
     if len(found) != len(ids):

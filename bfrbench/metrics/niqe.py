@@ -156,7 +156,10 @@ def niqe(image: np.ndarray, *, block: int = 96) -> float:
     mu_p, cov_p, window = load_pristine_params()
     y = np.round(rgb_to_y(image))
     feats = niqe_features(y, window, block)
-    with np.errstate(invalid="ignore"):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-nan columns of a flat image
         mu_d = np.nanmean(feats, axis=0)
     ok = feats[~np.isnan(feats).any(axis=1)]
     if ok.shape[0] < 2:
