@@ -33,8 +33,7 @@ class Dlib68Landmarker(Landmarker):
     def __init__(self, *, fallback: Literal["nan", "fixed"] = "nan", upsample: int = 0, device: str = "cpu") -> None:
         import dlib
 
-        from bfrbench.io.hashing import sha256_file
-        from bfrbench.weights import resolve
+        from bfrbench.weights import get_weight, resolve
 
         if fallback not in ("nan", "fixed"):
             raise ConfigError(f"fallback must be 'nan' or 'fixed', got {fallback!r}")
@@ -46,7 +45,7 @@ class Dlib68Landmarker(Landmarker):
         self.fallback = fallback
         self.upsample = int(upsample)
         self.model_id = "dlib-shape_predictor_68_face_landmarks+hog"
-        self.weights_sha256 = sha256_file(path)
+        self.weights_sha256 = get_weight("dlib-shape-predictor-68").sha256  # registered hash of the package file
 
     def _landmarks_one(self, face: np.ndarray) -> np.ndarray | None:
         import dlib
