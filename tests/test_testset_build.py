@@ -218,3 +218,16 @@ def test_lq_only_real_world_set(faces: Path, tmp_path: Path, tiny_recipe: Path) 
 def test_assign_ids_unique_in_order() -> None:
     ps = [Path("a/x.png"), Path("b/x.jpg"), Path("x-2.png"), Path("c/x.png")]
     assert assign_ids(ps) == ["x", "x-2", "x-2-2", "x-3"]
+
+
+def test_new_input_does_not_invalidate_others(built_1: Path, faces: Path, tiny_recipe: Path, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(faces, src)
+    out = tmp_path / "grow"
+    shutil.copytree(built_1, out)
+    save(src / "aaa.png", synthetic_face(50, 32))  # sorts first: every index shifts by one
+    res = build_testset(tiny_recipe, src, out, seed=5)
+    assert (res.ok, res.resumed) == (7, 6)
+    for f in (built_1 / "lq").iterdir():
+        assert (out / "lq" / f.name).read_bytes() == f.read_bytes()
+    assert all(p.startswith(str(src)) for p in pq.read_table(out / "manifest.parquet").column("src_path").to_pylist())

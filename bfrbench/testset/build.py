@@ -10,8 +10,8 @@ Layout and columns follow docs/artifacts.md; the procedure is documented in docs
    draw parameters and degrade with the generator ``bfrbench.rng.item_generator(seed, id)``
    (and ``index`` = position in the sorted list, for grid recipes), write ``hq/<id>.png`` and ``lq/<id>.png``
    atomically, then the sidecar ``.state/<id>.json`` (row + input hash + recipe hash).
-3. A rerun verifies each sidecar (same input bytes, recipe, seed, and both PNGs hash to the recorded
-   values) and skips those images; anything missing or corrupt is redone. Outputs never depend on the
+3. A rerun verifies each sidecar (same input bytes, recipe, seed, position for grid recipes, and both PNGs
+   hash to the recorded values) and skips those images; anything missing or corrupt is redone. Outputs never depend on the
    worker count or completion order (OpenCV is set to one thread in every task).
 4. Inputs that cannot be used (corrupt, not an image, too small, not square) are skipped and listed in
    ``testset.json`` ``failures``; the CLI exits with status 3 when there are any.
@@ -114,7 +114,7 @@ def _prepare_hq(img: np.ndarray, src: str, size: int, min_size: int) -> np.ndarr
 def _state_valid(state: dict[str, Any], task: dict[str, Any], src_sha: str, out: Path) -> bool:
     if (state.get("src_sha256") != src_sha or state.get("recipe_sha256") != task["recipe_sha256"]
             or state.get("seed") != task["seed"] or state.get("lq_only") != task["lq_only"]
-            or state.get("index") != task["index"]):
+            or (task["uses_index"] and state.get("index") != task["index"])):
         return False
     row = state.get("row") or {}
     for rel_key, sha_key in (("hq_path", "hq_sha256"), ("lq_path", "lq_sha256")):
@@ -149,7 +149,9 @@ def build_one(task: dict[str, Any]) -> dict[str, Any]:
         except (OSError, ValueError):
             state = {}
         if _state_valid(state, task, src_sha, out):
-            return {"ok": True, "row": state["row"], "resumed": True}
+            row = dict(state["row"])
+            row["src_path"] = src  # same bytes; the folder may have moved
+            return {"ok": True, "row": row, "resumed": True}
     try:
         img = read_image(src)
         hq = _prepare_hq(img, src, task["size"], task["min_size"])
@@ -271,7 +273,8 @@ def build_testset(
     ids = assign_ids(paths)
     tasks = [{"id": iid, "index": i, "src": str(p), "out": str(out_dir), "seed": int(seed), "preset": preset,
               "recipe": recipe_dict, "recipe_sha256": recipe_sha, "lq_only": bool(lq_only), "size": size,
-              "min_size": min_size} for i, (iid, p) in enumerate(zip(ids, paths))]
+              "min_size": min_size, "uses_index": bool(recipe is not None and recipe.grid_axes and not lq_only)}
+             for i, (iid, p) in enumerate(zip(ids, paths))]
     out_dir.mkdir(parents=True, exist_ok=True)
     result = BuildResult(out=out_dir, name=name or out_dir.resolve().name, preset=preset)
     rows: list[dict[str, Any]] = []
