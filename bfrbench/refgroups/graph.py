@@ -5,8 +5,9 @@ NeurIPS 2024, Sec. 4 and github.com/ChiWeiHsiao/ref-ldm) links two images when t
 their ArcFace embeddings is below 0.4 and takes identities as the connected components of that graph.
 
 Scale without the N x N matrix: rows are processed in blocks; for row block ``[r0, r1)`` only columns
-``>= r0`` are computed (upper triangle, symmetry), one ``B x B`` tile at a time, so memory is bounded by the
-tile size (``memory_bytes``). Each tile is a *screening* product in low precision (bfloat16 by default on
+``>= r0`` are computed (upper triangle, symmetry), one ``rows x cols`` tile at a time, so memory is bounded
+by the tile size (``memory_bytes``). Per tile, row maxima are taken first and only rows that reach the
+screening bound are compared element-wise. Each tile is a *screening* product in low precision (bfloat16 by default on
 CPU, float32 elsewhere); every pair whose screened similarity is within a proven error margin of the
 threshold or above it becomes a candidate, and candidates are re-checked in float64. The result is exact:
 the same pairs as a float64 all-pairs computation.
@@ -77,17 +78,21 @@ def screening_margin(dim: int, dtype: Literal["bfloat16", "float32"]) -> float:
     raise ConfigError(f"screen dtype must be 'bfloat16' or 'float32', got {dtype!r}")
 
 
-def tile_size_for_memory(memory_bytes: int, n: int) -> int:
-    """Tile side ``B`` so that one ``B x B`` screening tile and its temporaries fit in ``memory_bytes``.
+def tile_size_for_memory(memory_bytes: int, n: int) -> tuple[int, int]:
+    """Tile shape ``(rows, cols)`` so that one screening tile and its temporaries fit in ``memory_bytes``.
 
-    A tile needs about 8 bytes per element (bf16/fp32 product, bool mask, index temporaries); ``B`` is a
-    multiple of 256 between 256 and 8192, never above ``n`` rounded up to 256.
+    A tile needs about 8 bytes per element (bf16/fp32 product, row maxima, masks, index temporaries).
+    Rows are a quarter of the columns (at most 2048), so the wasted lower half of diagonal tiles is only
+    ``rows / (2 n)`` of the work; both are multiples of 256, columns at most 16384 and never above ``n``
+    rounded up to 256.
     """
     if memory_bytes < 1 << 20:
         raise ConfigError(f"memory_bytes must be at least 1 MiB, got {memory_bytes}")
-    side = int(math.sqrt(memory_bytes / 8.0))
-    side = max(256, min(8192, (side // 256) * 256))
-    return min(side, max(256, ((n + 255) // 256) * 256))
+    cols = int(math.sqrt(4 * memory_bytes / 8.0))
+    cols = max(256, min(16384, (cols // 256) * 256))
+    cols = min(cols, max(256, ((n + 255) // 256) * 256))
+    rows = max(256, min(2048, (cols // 4 // 256) * 256))
+    return rows, cols
 
 
 def _unit_rows(x: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -130,11 +135,12 @@ def _resolve_dtype(screen_dtype: ScreenDtype, device: str) -> Literal["bfloat16"
     return screen_dtype
 
 
-def _tiles(nx: int, ny: int, side: int, square: bool) -> Iterator[tuple[int, int, int, int]]:
-    for r0 in range(0, nx, side):
-        r1 = min(nx, r0 + side)
-        for c0 in range(r0 if square else 0, ny, side):
-            yield r0, r1, c0, min(ny, c0 + side)
+def _tiles(nx: int, ny: int, rows: int, cols: int, square: bool) -> Iterator[tuple[int, int, int, int]]:
+    """(r0, r1, c0, c1) tiles; square case: only columns >= r0 (upper triangle incl. the diagonal block)."""
+    for r0 in range(0, nx, rows):
+        r1 = min(nx, r0 + rows)
+        for c0 in range(r0 if square else 0, ny, cols):
+            yield r0, r1, c0, min(ny, c0 + cols)
 
 
 def neighbour_pairs(
@@ -180,7 +186,7 @@ def neighbour_pairs(
     margin = screening_margin(x.shape[1], dtype)
     s_lo = 1.0 - float(threshold) - margin  # screened similarity at or above this: candidate
     tdtype = torch.bfloat16 if dtype == "bfloat16" else torch.float32
-    side = tile_size_for_memory(memory_bytes, max(xu.shape[0], yu.shape[0]))
+    rows_b, cols_b = tile_size_for_memory(memory_bytes, max(xu.shape[0], yu.shape[0]))
     old_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(max(1, int(threads)))
@@ -191,24 +197,29 @@ def neighbour_pairs(
         # moving down by 2**-7 (one bf16 ulp in [1, 2), two in [0.5, 1)) before rounding to nearest suffices.
         lo = torch.tensor(s_lo - (2.0 ** -7 if dtype == "bfloat16" else 2.0 ** -20), dtype=torch.float64).to(tdtype)
         lo_val = lo.to(device)
+        int_bound = int(lo.view(torch.int16)) if (dtype == "bfloat16" and device == "cpu" and float(lo) > 0) else None
+        buf = torch.empty(rows_b * cols_b, dtype=tdtype, device=device)
         ci: list[np.ndarray] = []
         cj: list[np.ndarray] = []
         with torch.inference_mode():
-            for r0, r1, c0, c1 in _tiles(xu.shape[0], yu.shape[0], side, square):
-                tile = torch.mm(tx[r0:r1], ty[c0:c1].T)
-                mask = (tile >= lo_val)
-                if device != "cpu":
-                    mask = mask.cpu()
-                m = mask.numpy()
-                rows = np.flatnonzero(m.any(axis=1))
-                if rows.size == 0:
+            for r0, r1, c0, c1 in _tiles(xu.shape[0], yu.shape[0], rows_b, cols_b, square):
+                tile = buf[: (r1 - r0) * (c1 - c0)].view(r1 - r0, c1 - c0)
+                torch.mm(tx[r0:r1], ty[c0:c1].T, out=tile)  # reused buffer: no page faults per tile
+                if square and c0 < r1:  # diagonal block: keep only global column > global row
+                    tile[:, : r1 - c0].triu_(diagonal=r0 - c0 + 1)
+                # row maxima first (a cheap pass), then compare only rows that have a candidate
+                rows_t = torch.nonzero(tile.amax(dim=1) >= lo_val).flatten()
+                if rows_t.numel() == 0:
                     continue
-                rr, cc = np.nonzero(m[rows])
+                sub = tile.index_select(0, rows_t)
+                if int_bound is not None:  # positive bf16 values order like their int16 bit patterns
+                    m = sub.view(torch.int16).numpy() >= int_bound
+                else:
+                    m = (sub >= lo_val).cpu().numpy()
+                rows = rows_t.cpu().numpy()
+                rr, cc = np.nonzero(m)
                 gi = rows[rr].astype(np.int64) + r0
                 gj = cc.astype(np.int64) + c0
-                if square and c0 == r0:
-                    keep = gj > gi
-                    gi, gj = gi[keep], gj[keep]
                 ci.append(gi)
                 cj.append(gj)
     finally:

@@ -119,6 +119,6 @@ def test_errors_and_tile_size():
         neighbour_pairs(np.eye(3, dtype=np.float32), threshold=0.0)
     with pytest.raises(ConfigError, match="out of range"):
         connected_components(3, np.array([0]), np.array([3]))
-    assert tile_size_for_memory(1 << 30, 10**6) == 8192
-    assert tile_size_for_memory(1 << 20, 10**6) == 256
-    assert tile_size_for_memory(1 << 30, 1000) == 1024
+    assert tile_size_for_memory(1 << 30, 10**6) == (2048, 16384)  # 2048 * 16384 * 8 B = 256 MiB
+    assert tile_size_for_memory(1 << 20, 10**6) == (256, 512)
+    assert tile_size_for_memory(1 << 30, 1000) == (256, 1024)
