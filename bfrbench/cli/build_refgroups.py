@@ -17,7 +17,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--embedder", default="arcface", help="identity embedder: arcface (default), dlib, facenet")
     p.add_argument("--threshold", type=float, default=None,
                    help="cosine-distance threshold (default: the embedder's documented default, 0.4 for ArcFace)")
-    p.add_argument("--min-dist", type=float, default=0.1, help="val/test references at distance >= this (0.1)")
+    p.add_argument("--min-dist", type=float, default=None,
+                   help="val/test references at distance >= this (default threshold/4: 0.1 for ArcFace's 0.4)")
     p.add_argument("--max-refs", type=int, default=9, help="at most this many references per val/test target (9)")
     p.add_argument("--min-refs", type=int, default=2, help="val/test targets need at least this many (2)")
     p.add_argument("--train-max-refs", type=int, default=None, help="cap for train targets (default: all)")

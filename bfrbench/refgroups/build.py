@@ -100,7 +100,7 @@ def build_from_embeddings(
     src_root: str | os.PathLike[str] | None = None,
     pool: EmbeddingTable | None = None,
     pool_root: str | os.PathLike[str] | None = None,
-    min_dist: float = 0.1,
+    min_dist: float | None = None,
     max_refs: int = 9,
     min_refs: int = 2,
     train_max_refs: int | None = None,
@@ -123,7 +123,9 @@ def build_from_embeddings(
         threshold: cosine-distance threshold of the neighbour graph.
         src_root, pool_root: folders the names are relative to (recorded, used by the file check).
         pool: optional reference collection (CelebA-Test-Ref style); see the module docstring.
-        min_dist, max_refs, min_refs, train_max_refs: reference selection (see :mod:`.select`).
+        min_dist: minimum target-reference (and reference-reference) distance for val/test; None uses
+            ``threshold / 4`` (FFHQ-Ref's 0.1 at ArcFace's 0.4, scaled for other embedders).
+        max_refs, min_refs, train_max_refs: reference selection (see :mod:`.select`).
         split: split spec for :func:`.split.parse_split_spec` (ignored with ``pool``).
         seed: split seed.
         stratify_by, attributes: attribute column and file used to balance groups in the test split.
@@ -131,6 +133,8 @@ def build_from_embeddings(
         memory_bytes, threads, device, screen_dtype: see :func:`.graph.neighbour_pairs`.
     """
     t0 = time.perf_counter()
+    if min_dist is None:  # FFHQ-Ref's 0.1 at ArcFace's 0.4, scaled to this embedder's threshold
+        min_dist = float(threshold) / 4.0
     if not 0 <= min_dist < threshold:
         raise ConfigError(f"--min-dist must be in [0, threshold={threshold}), got {min_dist}")
     if min_refs < 1 or max_refs < min_refs:
