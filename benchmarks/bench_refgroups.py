@@ -17,7 +17,11 @@ measured per process; the input matrix is included):
 Reported: seconds, peak RSS, pairs, pairwise precision/recall of the recovered identities against the
 planted ones, and whether the two pair sets agree (where they differ, float64 decides who is right).
 
-Usage: ``python benchmarks/bench_refgroups.py [--n 70000] [--dim 512] [--threads 2] [--skip-plain]``
+With ``--workers N`` the fast path runs as ``4 N`` row shards of equal work on a local dask cluster
+(:func:`bfrbench.refgroups.graph.neighbour_pairs_distributed`), which is how it scales past one machine; the
+peak RSS printed is then the parent's only.
+
+Usage: ``python benchmarks/bench_refgroups.py [--n 70000] [--dim 512] [--threads 2] [--skip-plain] [--workers N]``
 """
 
 from __future__ import annotations
@@ -83,10 +87,15 @@ def plain(x: np.ndarray, t: float, block: int = 2048) -> tuple[np.ndarray, np.nd
     return i.astype(np.int64), j.astype(np.int64), lab
 
 
-def fast(x: np.ndarray, t: float, threads: int, memory: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from bfrbench.refgroups.graph import connected_components, neighbour_pairs
+def fast(x: np.ndarray, t: float, threads: int, memory: int, workers: int = 0,
+         data: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from bfrbench.refgroups.graph import connected_components, neighbour_pairs, neighbour_pairs_distributed
 
-    p = neighbour_pairs(x, threshold=t, threads=threads, memory_bytes=memory)
+    if workers:  # row shards over a local dask cluster (threads per worker), x memory-mapped from .npy
+        p = neighbour_pairs_distributed(data or x, threshold=t, shards=4 * workers, workers=workers,
+                                        threads=threads, memory_bytes=memory)
+    else:
+        p = neighbour_pairs(x, threshold=t, threads=threads, memory_bytes=memory)
     return p.i, p.j, connected_components(x.shape[0], p.i, p.j)
 
 
@@ -119,7 +128,11 @@ def child(args: argparse.Namespace) -> None:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
         i, j, lab = plain(x, args.threshold)
     else:
-        i, j, lab = fast(x, args.threshold, args.threads, int(args.memory_gib * (1 << 30)))
+        xpath = None
+        if args.workers:
+            xpath = str(Path(args.result).with_name("x.npy"))
+            np.save(xpath, x)
+        i, j, lab = fast(x, args.threshold, args.threads, int(args.memory_gib * (1 << 30)), args.workers, xpath)
     secs = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     prec, rec = pairwise_pr(lab, labels)
@@ -139,6 +152,8 @@ def main() -> None:
     ap.add_argument("--memory-gib", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-plain", action="store_true")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="fast path over N dask workers (row shards; --threads per worker); 0 = in process")
     ap.add_argument("--impl", choices=["plain", "fast"], help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
@@ -158,7 +173,7 @@ def main() -> None:
         for impl in (["fast"] if args.skip_plain else ["plain", "fast"]):
             out = subprocess.run([sys.executable, __file__, "--impl", impl, "--data", str(data), "--result",
                                   str(Path(tmp) / f"{impl}.npz"), "--threshold", str(args.threshold), "--threads",
-                                  str(args.threads), "--memory-gib", str(args.memory_gib)],
+                                  str(args.threads), "--memory-gib", str(args.memory_gib), "--workers", str(args.workers)],
                                  capture_output=True, text=True, env=env, check=True)
             results[impl] = json.loads(out.stdout.strip().splitlines()[-1])
             print(json.dumps(results[impl]), flush=True)

@@ -41,6 +41,8 @@ __all__ = [
     "screening_margin",
     "tile_size_for_memory",
     "exact_distances",
+    "neighbour_pairs_distributed",
+    "balanced_row_shards",
 ]
 
 ScreenDtype = Literal["auto", "bfloat16", "float32"]
@@ -135,10 +137,11 @@ def _resolve_dtype(screen_dtype: ScreenDtype, device: str) -> Literal["bfloat16"
     return screen_dtype
 
 
-def _tiles(nx: int, ny: int, rows: int, cols: int, square: bool) -> Iterator[tuple[int, int, int, int]]:
-    """(r0, r1, c0, c1) tiles; square case: only columns >= r0 (upper triangle incl. the diagonal block)."""
-    for r0 in range(0, nx, rows):
-        r1 = min(nx, r0 + rows)
+def _tiles(start: int, stop: int, ny: int, rows: int, cols: int,
+           square: bool) -> Iterator[tuple[int, int, int, int]]:
+    """(r0, r1, c0, c1) tiles for rows [start, stop); square case: only columns >= r0 (upper triangle)."""
+    for r0 in range(start, stop, rows):
+        r1 = min(stop, r0 + rows)
         for c0 in range(r0 if square else 0, ny, cols):
             yield r0, r1, c0, min(ny, c0 + cols)
 
@@ -152,6 +155,7 @@ def neighbour_pairs(
     threads: int | None = 2,
     device: str = "cpu",
     screen_dtype: ScreenDtype = "auto",
+    row_range: tuple[int, int] | None = None,
 ) -> NeighbourPairs:
     """All pairs with cosine distance ``< threshold``, exactly, without materialising the full matrix.
 
@@ -164,6 +168,8 @@ def neighbour_pairs(
         threads: torch intra-op threads during the call (restored afterwards); None keeps the current value.
         device: torch device for the screening products ("cpu", "cuda", "cuda:1", ...).
         screen_dtype: "auto" (bfloat16 on CPU, float32 on GPU), "bfloat16" or "float32".
+        row_range: only pairs whose ``i`` lies in ``[start, stop)`` (one shard of
+            :func:`neighbour_pairs_distributed`); None = all rows.
 
     Returns:
         :class:`NeighbourPairs` sorted by (i, j).
@@ -182,6 +188,9 @@ def neighbour_pairs(
             raise ConfigError(f"pool embeddings have shape {y.shape}, expected (M, {x.shape[1]})")
         yn, yu = _unit_rows(y, "pool embeddings")
         y_src = y
+    start, stop = (0, xu.shape[0]) if row_range is None else (int(row_range[0]), int(row_range[1]))
+    if not 0 <= start <= stop <= xu.shape[0]:
+        raise ConfigError(f"row_range {row_range} is outside [0, {xu.shape[0]}]")
     dtype = _resolve_dtype(screen_dtype, device)
     margin = screening_margin(x.shape[1], dtype)
     s_lo = 1.0 - float(threshold) - margin  # screened similarity at or above this: candidate
@@ -202,7 +211,7 @@ def neighbour_pairs(
         ci: list[np.ndarray] = []
         cj: list[np.ndarray] = []
         with torch.inference_mode():
-            for r0, r1, c0, c1 in _tiles(xu.shape[0], yu.shape[0], rows_b, cols_b, square):
+            for r0, r1, c0, c1 in _tiles(start, stop, yu.shape[0], rows_b, cols_b, square):
                 tile = buf[: (r1 - r0) * (c1 - c0)].view(r1 - r0, c1 - c0)
                 torch.mm(tx[r0:r1], ty[c0:c1].T, out=tile)  # reused buffer: no page faults per tile
                 if square and c0 < r1:  # diagonal block: keep only global column > global row
@@ -232,6 +241,87 @@ def neighbour_pairs(
     i, j, dist = i[keep], j[keep], dist[keep]
     order = np.lexsort((j, i))
     return NeighbourPairs(i=i[order], j=j[order], dist=dist[order], n_candidates=int(keep.shape[0]))
+
+
+def balanced_row_shards(n: int, shards: int) -> list[tuple[int, int]]:
+    """Split rows ``[0, n)`` of the upper triangle into ``shards`` ranges of about equal work.
+
+    Row ``r`` costs ``n - r`` products, so boundary ``k`` is ``n * (1 - sqrt(1 - k / shards))``.
+    """
+    if shards < 1:
+        raise ConfigError(f"shards must be >= 1, got {shards}")
+    cuts = sorted({int(round(n * (1.0 - math.sqrt(1.0 - k / shards)))) for k in range(shards + 1)})
+    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+
+
+@dataclass(frozen=True)
+class _ShardTask:
+    npy: str
+    rows: tuple[int, int]
+    threshold: float
+    memory_bytes: int
+    threads: int | None
+    device: str
+    screen_dtype: str
+
+
+def _shard_pairs(task: _ShardTask) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    x = np.load(task.npy, mmap_mode="r")
+    p = neighbour_pairs(x, threshold=task.threshold, memory_bytes=task.memory_bytes, threads=task.threads,
+                        device=task.device, screen_dtype=task.screen_dtype,  # type: ignore[arg-type]
+                        row_range=task.rows)
+    return p.i, p.j, p.dist, p.n_candidates
+
+
+def neighbour_pairs_distributed(
+    x: np.ndarray | str,
+    *,
+    threshold: float,
+    shards: int,
+    workers: int = 1,
+    scheduler: str | None = None,
+    memory_bytes: int = _DEFAULT_MEMORY,
+    threads: int | None = 1,
+    device: str = "cpu",
+    screen_dtype: ScreenDtype = "auto",
+) -> NeighbourPairs:
+    """:func:`neighbour_pairs` (square case) split into row shards of equal work, run with
+    :func:`bfrbench.distributed.run_tasks` (local dask cluster or a user's scheduler, e.g. one GPU per worker).
+
+    Args:
+        x: (N, D) embeddings, or the path of a ``.npy`` file every worker can read (memory-mapped; pass a
+            path on a shared file system for multi-machine clusters).
+        shards: number of row shards (use a multiple of the worker count).
+        threads: torch threads per worker.
+        other args: as :func:`neighbour_pairs`.
+
+    Returns:
+        the same :class:`NeighbourPairs` as :func:`neighbour_pairs` (exact, sorted).
+    """
+    import tempfile
+
+    from bfrbench.distributed import TaskFailure, run_tasks
+    from bfrbench.errors import BfrbenchError
+
+    with tempfile.TemporaryDirectory(prefix="bfrbench-pairs-") as tmp:
+        if isinstance(x, str):
+            path = x
+        else:
+            path = f"{tmp}/x.npy"
+            np.save(path, np.ascontiguousarray(x))
+        n = int(np.load(path, mmap_mode="r").shape[0])
+        tasks = [_ShardTask(path, r, float(threshold), int(memory_bytes), threads, device, str(screen_dtype))
+                 for r in balanced_row_shards(n, shards)]
+        parts = []
+        for res in run_tasks(_shard_pairs, tasks, workers=workers, scheduler=scheduler, desc="pairs"):
+            if isinstance(res, TaskFailure):
+                raise BfrbenchError(f"neighbour-pair shard rows {res.task.rows} failed: {res.error}")
+            parts.append(res)
+    i = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+    j = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+    d = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
+    order = np.lexsort((j, i))
+    return NeighbourPairs(i=i[order], j=j[order], dist=d[order], n_candidates=int(sum(p[3] for p in parts)))
 
 
 def connected_components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:

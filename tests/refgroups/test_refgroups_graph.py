@@ -122,3 +122,28 @@ def test_errors_and_tile_size():
     assert tile_size_for_memory(1 << 30, 10**6) == (2048, 16384)  # 2048 * 16384 * 8 B = 256 MiB
     assert tile_size_for_memory(1 << 20, 10**6) == (256, 512)
     assert tile_size_for_memory(1 << 30, 1000) == (256, 1024)
+
+
+def test_row_shards_cover_the_triangle_with_equal_work():
+    from bfrbench.refgroups.graph import balanced_row_shards
+
+    shards = balanced_row_shards(10000, 4)
+    assert shards[0][0] == 0 and shards[-1][1] == 10000
+    assert all(a[1] == b[0] for a, b in zip(shards, shards[1:]))
+    work = [sum(10000 - r for r in range(a, b)) for a, b in shards]
+    assert max(work) / min(work) < 1.01
+
+
+def test_distributed_pairs_equal_single_process(synth, tmp_path):
+    from bfrbench.refgroups.graph import neighbour_pairs_distributed
+
+    x, _ = synth.planted(80, (1, 6), 32, spread=0.6, seed=8)
+    one = neighbour_pairs(x, threshold=0.4, memory_bytes=1 << 20)
+    np.save(tmp_path / "x.npy", x)
+    for arg in (x, str(tmp_path / "x.npy")):
+        many = neighbour_pairs_distributed(arg, threshold=0.4, shards=5, memory_bytes=1 << 20)
+        np.testing.assert_array_equal(many.i, one.i)
+        np.testing.assert_array_equal(many.j, one.j)
+        np.testing.assert_array_equal(many.dist, one.dist)
+    with pytest.raises(ConfigError, match="row_range"):
+        neighbour_pairs(x, threshold=0.4, row_range=(5, x.shape[0] + 1))
