@@ -30,7 +30,7 @@ from typing import Any
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 FIX = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "refldm"
 

@@ -35,13 +35,13 @@ from bfrbench.errors import ConfigError
 
 __all__ = [
     "SCHEDULES",
+    "DDIMCoefficients",
+    "DDIMTrace",
     "Schedule",
     "alphas_cumprod",
-    "ddim_timesteps",
-    "DDIMCoefficients",
     "ddim_coefficients",
-    "DDIMTrace",
     "ddim_sample",
+    "ddim_timesteps",
     "initial_noise",
 ]
 

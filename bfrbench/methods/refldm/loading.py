@@ -38,13 +38,13 @@ from bfrbench.methods.refldm.model import RefLDMConfig, RefLDMModel
 __all__ = [
     "SCHEDULE_BUFFERS",
     "VQGAN_PREFIXES",
+    "check_vqgan_state_dict",
     "ema_name",
-    "read_state_dict",
     "expected_refldm_layout",
     "expected_vqgan_layout",
-    "split_refldm_state_dict",
-    "check_vqgan_state_dict",
     "load_model",
+    "read_state_dict",
+    "split_refldm_state_dict",
 ]
 
 SCHEDULE_BUFFERS: tuple[str, ...] = (

@@ -26,11 +26,22 @@ import torch
 from torch import nn
 
 from bfrbench.errors import ConfigError
-from bfrbench.methods.refldm.ddim import DDIMCoefficients, DDIMTrace, NoiseFn, alphas_cumprod, ddim_sample
-from bfrbench.methods.refldm.unet import FULL_UNET_CONFIG, UNet, UNetConfig, stack_ref_kv
+from bfrbench.methods.refldm.ddim import (
+    DDIMCoefficients,
+    DDIMTrace,
+    NoiseFn,
+    alphas_cumprod,
+    ddim_sample,
+)
+from bfrbench.methods.refldm.unet import (
+    FULL_UNET_CONFIG,
+    UNet,
+    UNetConfig,
+    stack_ref_kv,
+)
 from bfrbench.methods.refldm.vqgan import FULL_VQGAN_CONFIG, VQGAN, VQGANConfig
 
-__all__ = ["RefLDMConfig", "RefLDMModel", "KV", "load_config"]
+__all__ = ["KV", "RefLDMConfig", "RefLDMModel", "load_config", "to_uint8"]
 
 KV = list[tuple[torch.Tensor, torch.Tensor]]  # per attention layer (k, v), each (heads, ch, T) for one reference
 

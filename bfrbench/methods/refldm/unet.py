@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["UNetConfig", "UNet", "RefKV", "FULL_UNET_CONFIG", "timestep_embedding", "stack_ref_kv"]
+__all__ = ["FULL_UNET_CONFIG", "RefKV", "UNet", "UNetConfig", "stack_ref_kv", "timestep_embedding"]
 
 
 @dataclass(frozen=True)

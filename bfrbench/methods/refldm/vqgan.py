@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["VQGANConfig", "VQGAN", "Encoder", "Decoder", "VectorQuantizer", "FULL_VQGAN_CONFIG"]
+__all__ = ["FULL_VQGAN_CONFIG", "VQGAN", "Decoder", "Encoder", "VQGANConfig", "VectorQuantizer"]
 
 
 @dataclass(frozen=True)

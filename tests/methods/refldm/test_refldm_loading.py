@@ -11,8 +11,14 @@ import torch
 
 from bfrbench.errors import ConfigError, WeightsError
 from bfrbench.methods.refldm.loading import (
-    SCHEDULE_BUFFERS, VQGAN_PREFIXES, check_vqgan_state_dict, ema_name, expected_refldm_layout,
-    expected_vqgan_layout, load_model, read_state_dict, split_refldm_state_dict,
+    VQGAN_PREFIXES,
+    check_vqgan_state_dict,
+    ema_name,
+    expected_refldm_layout,
+    expected_vqgan_layout,
+    load_model,
+    read_state_dict,
+    split_refldm_state_dict,
 )
 from bfrbench.methods.refldm.model import RefLDMConfig
 
