@@ -163,12 +163,6 @@ class RefLDM(Restorer):
     def _resolve(self) -> dict[str, Path]:
         from bfrbench import weights as W
         from bfrbench.errors import RegistryError
-        from bfrbench.methods.refldm._weights import WEIGHTS
-
-        known = W.all_weights()
-        for w in WEIGHTS:
-            if w.name not in known:
-                W.register_weight(w)
 
         def one(value: str | None, name: str, required: bool) -> Path | None:
             if value is None:
