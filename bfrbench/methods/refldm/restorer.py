@@ -206,7 +206,13 @@ class RefLDM(Restorer):
                     self._files = self._resolve()
                 except BfrbenchError:
                     return {name: None for name in self.weights}
-            self._hashes = {name: sha256_file(p) for name, p in self._files.items()}
+            from bfrbench import weights as W
+
+            self._hashes = {}
+            for name, p in self._files.items():
+                # a registered file was verified by resolve(): reuse its digest instead of re-reading GBs
+                known = W.expected_sha256(name) if W.local_path(name) == p else None
+                self._hashes[name] = known or sha256_file(p)
         return dict(self._hashes)
 
     # -- work -----------------------------------------------------------------------------------------------
