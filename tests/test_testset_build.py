@@ -187,6 +187,8 @@ def test_cli_exit_codes_and_json(faces: Path, tmp_path: Path, tiny_recipe: Path,
     assert "not found" in capsys.readouterr().err
     assert main(["build", "testset", "--preset", "gfpgan", "--src", str(tmp_path / "missing"),
                  "--out", str(out)]) == 1
+    assert main(["build", "testset", "--preset", "gfpgan", "--src", str(faces), "--out", str(faces / "x")]) == 1
+    assert "inside it" in capsys.readouterr().err
     assert main(["validate", str(out)]) == 0
     (out / "lq" / sorted(os.listdir(out / "lq"))[0]).write_bytes(b"x")
     assert main(["validate", str(out)]) == 1

@@ -257,8 +257,8 @@ def build_testset(
     src_dir, out_dir = Path(src), Path(out)
     if not src_dir.is_dir():
         raise ConfigError(f"--src {str(src_dir)!r} is not a folder")
-    if out_dir.resolve() == src_dir.resolve():
-        raise ConfigError("--out must differ from --src")
+    if out_dir.resolve() == src_dir.resolve() or src_dir.resolve() in out_dir.resolve().parents:
+        raise ConfigError(f"--out {str(out_dir)!r} must not be --src or inside it (its PNGs would become inputs)")
     paths = list_images(src_dir)
     if not paths:
         raise ConfigError(f"no images found under {str(src_dir)!r} (looked for .png .jpg .jpeg .webp .tif .bmp)")
