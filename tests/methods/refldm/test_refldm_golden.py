@@ -205,3 +205,21 @@ def test_ddim_run_replays_official(run: str, tiny_model: Any, ddim_io: dict[str,
     ref = io[f"{run}.image_u8_hwc"].numpy().astype(np.int16)
     diff = np.abs(u8 - ref)
     assert diff.max() <= 1 and (diff > 0).mean() <= 0.001
+
+
+@pytest.mark.parametrize("run", ["trailing_cfg1.5_eta0", "uniform_cfg1.5_eta0"])
+def test_restorer_path_reproduces_official_image(run: str, refldm_dir: Path, ddim_io: dict[str, torch.Tensor],
+                                                 io_meta: dict[str, Any]) -> None:
+    """From the uint8 inputs to the uint8 output through RefLDM's own path (preprocess, wide reference encoding,
+    CacheKV, CFG DDIM with the per-image generator at the official seed, decode, truncation)."""
+    from bfrbench.methods.refldm import RefLDM
+
+    meta = io_meta["ddim_runs"][run]
+    r = RefLDM(weights=str(refldm_dir / "tiny_refldm_weights.safetensors"),
+               config=str(refldm_dir / "tiny_refldm_config.json"), steps=meta["ddim_steps"],
+               schedule=meta["schedule"], cfg_scale=meta["cfg_scale"], eta=meta["eta"])
+    lq = ddim_io["input.lq_image_u8"].permute(1, 2, 0).numpy()[None]  # (1, 128, 128, 3): the model size
+    refs = [[x.permute(1, 2, 0).numpy() for x in ddim_io["input.ref_images_u8"]]]
+    out = r.restore_tensors(lq, refs, [meta["seed"]])[0].astype(np.int16)
+    diff = np.abs(out - ddim_io[f"{run}.image_u8_hwc"].numpy().astype(np.int16))
+    assert diff.max() <= 1 and (diff > 0).mean() <= 0.001
