@@ -81,6 +81,9 @@ class RefLDM(Restorer):
         size: side the model works at; faces (and references) are resized to it with PIL bicubic like the official
             ``read_and_normalize_image`` and outputs are resized back to 512 bicubically. None: the config's
             ``image_size`` (512 for the official model, so nothing is resized; 128 for the fixtures' tiny config).
+        attention: ``einsum`` (the official formulation: explicit attention weights, float32 softmax), ``sdpa``
+            (``torch.nn.functional.scaled_dot_product_attention``: fused kernels, much less memory on GPU, equal up
+            to float re-association) or ``auto`` (sdpa on CUDA, einsum elsewhere).
         use_ema: sample with the EMA UNet weights (official inference does).
         allow_pickle: allow full pickle loading of trusted checkpoints that ``weights_only`` cannot read.
         device, dtype, batch_size: see :class:`Restorer`; fp16/bf16 cast the networks (norms, softmax and the DDIM
@@ -113,6 +116,7 @@ class RefLDM(Restorer):
         refs: int | None = None,
         null_refs: int = 5,
         size: int | None = None,
+        attention: Literal["auto", "einsum", "sdpa"] = "auto",
         use_ema: bool = True,
         allow_pickle: bool = False,
         device: str = "cpu",
@@ -132,6 +136,8 @@ class RefLDM(Restorer):
             raise ConfigError(f"refs must be >= 0 or None, got {refs}")
         if size is not None and (size < 8 or size % 8):
             raise ConfigError(f"size must be a positive multiple of 8 (the VQGAN factor), got {size}")
+        if attention not in ("auto", "einsum", "sdpa"):
+            raise ConfigError(f"attention must be one of auto, einsum, sdpa, got {attention!r}")
         if null_refs < 0:
             raise ConfigError(f"null_refs must be >= 0, got {null_refs}")
         self.weights_path = weights
@@ -144,6 +150,7 @@ class RefLDM(Restorer):
         self.refs = refs
         self.null_refs = null_refs
         self.size = size
+        self.attention = attention
         self.use_ema = use_ema
         self.allow_pickle = allow_pickle
         self._model: Any = None
@@ -156,7 +163,7 @@ class RefLDM(Restorer):
         return {
             "weights": self.weights_path, "vqgan_weights": self.vqgan_weights, "config": self.config_path,
             "steps": self.steps, "schedule": self.schedule, "cfg_scale": self.cfg_scale, "eta": self.eta,
-            "refs": self.refs, "null_refs": self.null_refs, "size": self.size, "use_ema": self.use_ema, "allow_pickle": self.allow_pickle,
+            "refs": self.refs, "null_refs": self.null_refs, "size": self.size, "attention": self.attention, "use_ema": self.use_ema, "allow_pickle": self.allow_pickle,
         }
 
     # -- weights ---------------------------------------------------------------------------------------------
@@ -193,7 +200,10 @@ class RefLDM(Restorer):
             self._files = self._resolve()
             model, self.notes = load_model(cfg, self._files["refldm-unet"], self._files.get("refldm-vqgan"),
                                            use_ema=self.use_ema, allow_pickle=self.allow_pickle)
-            self._model = model.to(device=self.torch_device(), dtype=self.torch_dtype())
+            dev = self.torch_device()
+            self._model = model.to(device=dev, dtype=self.torch_dtype())
+            backend = self.attention if self.attention != "auto" else ("sdpa" if dev.type == "cuda" else "einsum")
+            self._model.unet.set_attention_backend(backend)
             self._size = self.size or cfg.image_size
         return self._model
 

@@ -124,6 +124,7 @@ class AttentionBlock(nn.Module):
         super().__init__()
         self.channels = channels
         self.num_heads = num_heads
+        self.use_sdpa = False  # set by UNet.set_attention_backend
         self.norm = GroupNorm32(channels)
         self.qkv = nn.Conv1d(channels, 3 * channels, 1)
         self.proj_out = nn.Conv1d(channels, channels, 1)
@@ -160,12 +161,20 @@ class AttentionBlock(nn.Module):
                 ref_tokens = slot_mask.to(x.device).repeat_interleave(per_slot, dim=1)
                 keep_self = torch.ones(b, hh * ww, dtype=torch.bool, device=x.device)
                 mask = torch.cat([keep_self, ref_tokens], dim=1).repeat_interleave(self.num_heads, dim=0)
-        scale = 1.0 / math.sqrt(math.sqrt(ch))
-        w = torch.einsum("bct,bcs->bts", q * scale, k * scale).float()  # (B*heads, T, S)
-        if mask is not None:
-            w = w.masked_fill(~mask[:, None, :], float("-inf"))
-        w = torch.softmax(w, dim=-1).to(v.dtype)
-        a = torch.einsum("bts,bcs->bct", w, v).reshape(b, c, hh * ww)
+        if self.use_sdpa:
+            # fused attention (memory-efficient kernels on GPU); scale ch^-1/2 == (ch^-1/4 on q) * (ch^-1/4 on k)
+            o = F.scaled_dot_product_attention(
+                q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                attn_mask=mask[:, None, :] if mask is not None else None, scale=1.0 / math.sqrt(ch))
+            a = o.transpose(1, 2).reshape(b, c, hh * ww)
+        else:
+            # the official formulation: scale q and k by ch^-1/4 each, softmax in float32
+            scale = 1.0 / math.sqrt(math.sqrt(ch))
+            w = torch.einsum("bct,bcs->bts", q * scale, k * scale).float()  # (B*heads, T, S)
+            if mask is not None:
+                w = w.masked_fill(~mask[:, None, :], float("-inf"))
+            w = torch.softmax(w, dim=-1).to(v.dtype)
+            a = torch.einsum("bts,bcs->bct", w, v).reshape(b, c, hh * ww)
         return (xs + self.proj_out(a)).reshape(b, c, hh, ww), own
 
 
@@ -259,6 +268,16 @@ class UNet(nn.Module):
                     ds //= 2
                 self.output_blocks.append(_Block(layers))
         self.out = nn.Sequential(GroupNorm32(ch), nn.SiLU(), nn.Conv2d(mc, cfg.out_channels, 3, padding=1))
+
+    def set_attention_backend(self, backend: str) -> None:
+        """``"einsum"``: the official formulation (explicit (T, S) weights, float32 softmax); ``"sdpa"``:
+        ``torch.nn.functional.scaled_dot_product_attention`` (fused kernels, far less memory on GPU; equal up to
+        float re-association, see tests)."""
+        if backend not in ("einsum", "sdpa"):
+            raise ValueError(f"attention backend must be 'einsum' or 'sdpa', got {backend!r}")
+        for m in self.modules():
+            if isinstance(m, AttentionBlock):
+                m.use_sdpa = backend == "sdpa"
 
     def attention_layers(self) -> list[str]:
         """Names of the attention layers in forward (= cache) order, e.g. ``input_blocks.3.1``."""

@@ -63,3 +63,11 @@ def _one_torch_thread() -> Any:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(params=["einsum", "sdpa"])
+def attention_backend(request: pytest.FixtureRequest, tiny_model: Any) -> Any:
+    """Runs a test with each attention backend of the shared tiny model, restoring ``einsum`` afterwards."""
+    tiny_model.unet.set_attention_backend(request.param)
+    yield request.param
+    tiny_model.unet.set_attention_backend("einsum")

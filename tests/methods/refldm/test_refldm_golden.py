@@ -120,7 +120,8 @@ def test_timestep_embedding(tiny_model: Any, unet_io: dict[str, torch.Tensor]) -
 
 
 @torch.no_grad()
-def test_unet_cachekv_forward(tiny_model: Any, unet_io: dict[str, torch.Tensor], io_meta: dict[str, Any]) -> None:
+def test_unet_cachekv_forward(attention_backend: str, tiny_model: Any, unet_io: dict[str, torch.Tensor],
+                              io_meta: dict[str, Any]) -> None:
     io, u = unet_io, tiny_model.unet
     layers = io_meta["unet_forward"]["attention_layers_in_cache_order"]
     assert [f"{n}.attention" for n in u.attention_layers()] == layers

@@ -37,7 +37,7 @@ def restorer(refldm_dir: Path) -> RefLDM:
 
 
 @torch.no_grad()
-def test_masked_batch_equals_single_rows(tiny_model: Any) -> None:
+def test_masked_batch_equals_single_rows(attention_backend: str, tiny_model: Any) -> None:
     g = torch.Generator().manual_seed(0)
     z_lq = torch.randn(3, 8, 16, 16, generator=g)
     refs = [tiny_model.reference_kv(torch.randn(n, 8, 16, 16, generator=g)) if n else [] for n in (2, 0, 3)]
@@ -129,6 +129,8 @@ def test_config_errors(refldm_dir: Path) -> None:
         RefLDM(schedule="cosine")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="steps"):
         RefLDM(steps=0)
+    with pytest.raises(ConfigError, match="attention"):
+        RefLDM(attention="flash")  # type: ignore[arg-type]
     with pytest.raises(MissingWeightsError, match="refldm.ckpt"):
         RefLDM(config=str(refldm_dir / "tiny_refldm_config.json")).restore(np.zeros((1, 512, 512, 3), np.uint8))
 
