@@ -89,7 +89,11 @@ def plain(x: np.ndarray, t: float, block: int = 2048) -> tuple[np.ndarray, np.nd
 
 def fast(x: np.ndarray, t: float, threads: int, memory: int, workers: int = 0,
          data: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from bfrbench.refgroups.graph import connected_components, neighbour_pairs, neighbour_pairs_distributed
+    from bfrbench.refgroups.graph import (
+        connected_components,
+        neighbour_pairs,
+        neighbour_pairs_distributed,
+    )
 
     if workers:  # row shards over a local dask cluster (threads per worker), x memory-mapped from .npy
         p = neighbour_pairs_distributed(data or x, threshold=t, shards=4 * workers, workers=workers,

@@ -12,9 +12,23 @@ from __future__ import annotations
 from bfrbench.refgroups.attach import attach_references
 from bfrbench.refgroups.build import build_from_embeddings, build_refgroups
 from bfrbench.refgroups.checks import check_refgroups, content_digest
-from bfrbench.refgroups.embed import EmbeddingTable, embed_files, embed_folder, load_embeddings, save_embeddings
-from bfrbench.refgroups.ffhqref import read_ffhqref, read_reference_csv, write_reference_csv
-from bfrbench.refgroups.graph import NeighbourPairs, connected_components, neighbour_pairs
+from bfrbench.refgroups.embed import (
+    EmbeddingTable,
+    embed_files,
+    embed_folder,
+    load_embeddings,
+    save_embeddings,
+)
+from bfrbench.refgroups.ffhqref import (
+    read_ffhqref,
+    read_reference_csv,
+    write_reference_csv,
+)
+from bfrbench.refgroups.graph import (
+    NeighbourPairs,
+    connected_components,
+    neighbour_pairs,
+)
 from bfrbench.refgroups.select import fps_order, select_references
 from bfrbench.refgroups.split import parse_split_spec, split_identities
 

@@ -133,4 +133,4 @@ def attach_references(testset_dir: str | os.PathLike[str], refgroups_dir: str | 
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     atomic_write_bytes(ts / "references.parquet", sink.getvalue().to_pybytes())
-    return {"ids": int(len(manifest)), "with_refs": len(ids), "ref_files": len(placed)}
+    return {"ids": len(manifest), "with_refs": len(ids), "ref_files": len(placed)}

@@ -33,9 +33,15 @@ from bfrbench.refgroups import ffhqref
 from bfrbench.refgroups.embed import EmbeddingTable, embed_folder, save_embeddings
 from bfrbench.refgroups.graph import connected_components, neighbour_pairs
 from bfrbench.refgroups.select import select_references
-from bfrbench.refgroups.split import DEFAULT_SPLIT, SPLITS, identity_strata, parse_split_spec, split_identities
+from bfrbench.refgroups.split import (
+    DEFAULT_SPLIT,
+    SPLITS,
+    identity_strata,
+    parse_split_spec,
+    split_identities,
+)
 
-__all__ = ["build_refgroups", "build_from_embeddings", "FORMAT_VERSION", "load_attributes"]
+__all__ = ["FORMAT_VERSION", "build_from_embeddings", "build_refgroups", "load_attributes"]
 
 FORMAT_VERSION = 1
 
@@ -53,7 +59,7 @@ def load_attributes(path: str | os.PathLike[str], column: str, names: list[str])
         raise ConfigError(f"--attributes: file {str(p)!r} not found")
     try:
         df = pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p, dtype=str, keep_default_na=False)
-    except Exception as exc:
+    except (OSError, ValueError, ImportError) as exc:
         raise ConfigError(f"--attributes: cannot read {str(p)!r}: {exc}") from None
     if "image" not in df.columns or column not in df.columns:
         raise ConfigError(f"--attributes: {str(p)!r} needs columns 'image' and {column!r}; has {list(df.columns)}")
@@ -155,7 +161,7 @@ def build_from_embeddings(
     t_graph = time.perf_counter() - t0
     labels = connected_components(n + m, pairs.i, pairs.j)
     sizes = np.bincount(labels, minlength=n + m)
-    indptr, nbr, nd = _csr(n + m, pairs.i, pairs.j, pairs.dist)
+    indptr, nbr, _ = _csr(n + m, pairs.i, pairs.j, pairs.dist)
     degree = np.diff(indptr)
 
     # -- split --------------------------------------------------------------------------------------
@@ -259,7 +265,6 @@ def build_from_embeddings(
         record["warnings"] = write_report(outp, record=record, vectors=vecs, labels=labels, sizes=sizes,
                                           split_of=split_of, n_refs=n_refs, n_src=n, seed=seed)
     from bfrbench.provenance import environment
-
     from bfrbench.refgroups.checks import check_refgroups, output_files
 
     record["files"] = {f: sha256_file(outp / f) for f in output_files(outp)}
@@ -312,7 +317,8 @@ def build_refgroups(
     model = _get_embedder(embedder, device)
     default = float(getattr(model, "default_threshold", 0.4))
     thr = default if threshold is None else float(threshold)
-    kw = dict(device=device, batch_size=batch_size, workers=workers, scheduler=scheduler, cache_dir=cache_dir)
+    kw: dict[str, Any] = {"device": device, "batch_size": batch_size, "workers": workers, "scheduler": scheduler,
+                          "cache_dir": cache_dir}
     src_tab = embed_folder(src, model if workers == 1 and scheduler is None else embedder, **kw)
     pool_tab = None
     if pool is not None:

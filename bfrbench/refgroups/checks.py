@@ -20,7 +20,7 @@ import numpy as np
 from bfrbench.errors import ArtifactError
 from bfrbench.io import sha256_file, sha256_json
 
-__all__ = ["check_refgroups", "output_files", "content_digest"]
+__all__ = ["check_refgroups", "content_digest", "output_files"]
 
 
 def output_files(out: str | os.PathLike[str]) -> list[str]:

@@ -31,8 +31,15 @@ from bfrbench.distributed import TaskFailure, run_tasks
 from bfrbench.errors import ArtifactError, BfrbenchError, ConfigError
 from bfrbench.io import atomic_write_bytes, list_images, read_image, sha256_file
 
-__all__ = ["Embedder", "EmbeddingTable", "embed_folder", "embed_files", "save_embeddings", "load_embeddings",
-           "model_key"]
+__all__ = [
+    "Embedder",
+    "EmbeddingTable",
+    "embed_files",
+    "embed_folder",
+    "load_embeddings",
+    "model_key",
+    "save_embeddings",
+]
 
 FACE_SIZE = 512
 

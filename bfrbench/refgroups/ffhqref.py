@@ -29,8 +29,15 @@ from pathlib import Path
 from bfrbench.errors import ArtifactError
 from bfrbench.io import atomic_write_text
 
-__all__ = ["MAPPING_DIR", "SPLIT_DIR", "write_reference_csv", "read_reference_csv", "write_split_file",
-           "read_split_file", "read_ffhqref"]
+__all__ = [
+    "MAPPING_DIR",
+    "SPLIT_DIR",
+    "read_ffhqref",
+    "read_reference_csv",
+    "read_split_file",
+    "write_reference_csv",
+    "write_split_file",
+]
 
 MAPPING_DIR = "reference_mapping"
 SPLIT_DIR = "id_based_ffhq_split"

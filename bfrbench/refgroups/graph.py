@@ -25,6 +25,7 @@ float32 (or float64) vectors.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,13 +37,13 @@ from bfrbench.errors import ConfigError
 
 __all__ = [
     "NeighbourPairs",
-    "neighbour_pairs",
+    "balanced_row_shards",
     "connected_components",
+    "exact_distances",
+    "neighbour_pairs",
+    "neighbour_pairs_distributed",
     "screening_margin",
     "tile_size_for_memory",
-    "exact_distances",
-    "neighbour_pairs_distributed",
-    "balanced_row_shards",
 ]
 
 ScreenDtype = Literal["auto", "bfloat16", "float32"]
@@ -250,8 +251,8 @@ def balanced_row_shards(n: int, shards: int) -> list[tuple[int, int]]:
     """
     if shards < 1:
         raise ConfigError(f"shards must be >= 1, got {shards}")
-    cuts = sorted({int(round(n * (1.0 - math.sqrt(1.0 - k / shards)))) for k in range(shards + 1)})
-    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+    cuts = sorted({round(n * (1.0 - math.sqrt(1.0 - k / shards))) for k in range(shards + 1)})
+    return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ import numpy as np
 from bfrbench.io import atomic_write_bytes, atomic_write_text
 from bfrbench.rng import item_generator
 
-__all__ = ["write_report", "threshold_warnings", "sample_distances"]
+__all__ = ["sample_distances", "threshold_warnings", "write_report"]
 
 _SAMPLES = 20000
 
@@ -148,7 +148,7 @@ def write_report(out: Path, *, record: dict[str, Any], vectors: np.ndarray, labe
     ax.axvline(thr, color="k", linestyle="--", label=f"threshold {thr}")
     ax.set_xlabel("cosine distance")
     ax.set_ylabel("density")
-    ax.legend()
+    ax.legend(loc="upper right")
     atomic_write_bytes(plots / "distances.png", _png(fig))
 
     fig = Figure(figsize=(6, 4))
@@ -159,15 +159,15 @@ def write_report(out: Path, *, record: dict[str, Any], vectors: np.ndarray, labe
             ax.hist(v, bins=np.arange(1, v.max() + 2) - 0.5, alpha=0.6, color=colour, label=s)
     ax.set_xlabel("references per target")
     ax.set_ylabel("targets")
-    ax.legend()
+    ax.legend(loc="upper right")
     atomic_write_bytes(plots / "refs_per_target.png", _png(fig))
 
     emb = record["embedder"]
     lines = [
         "# Reference groups report", "",
-        f"Embedder `{emb['name']}` (model `{emb['model_id']}`, weights sha256 `{emb['weights_sha256']}`), "
-        f"threshold {thr} (cosine distance; embedder default {emb.get('default_threshold')}), "
-        f"min_dist {record['min_dist']}, refs {record['min_refs']}-{record['max_refs']}, seed {record['seed']}.", "",
+        (f"Embedder `{emb['name']}` (model `{emb['model_id']}`, weights sha256 `{emb['weights_sha256']}`), "
+         f"threshold {thr} (cosine distance; embedder default {emb.get('default_threshold')}), "
+         f"min_dist {record['min_dist']}, refs {record['min_refs']}-{record['max_refs']}, seed {record['seed']}."), "",
         "| quantity | value |", "|---|---|",
         f"| source images | {counts['images']} |", f"| pool images | {counts['pool_images']} |",
         f"| failed images | {counts['failed']} |",
@@ -182,8 +182,8 @@ def write_report(out: Path, *, record: dict[str, Any], vectors: np.ndarray, labe
         lines.append(f"| {s} | {c['images']} | {c['identities']} | {c['targets']} | {rpt or '-'} |")
     q = {k: (np.percentile(v, [5, 50, 95]).round(3).tolist() if v.size else None) for k, v in d.items()}
     lines += ["", "## Distances", "",
-              f"Sampled pairs (5th / 50th / 95th percentile): within identities {q['within']}, "
-              f"between identities {q['between']}, random pairs {q['random']}.", "",
+              (f"Sampled pairs (5th / 50th / 95th percentile): within identities {q['within']}, "
+               f"between identities {q['between']}, random pairs {q['random']}."), "",
               "![identity sizes](plots/identity_sizes.png)", "", "![distances](plots/distances.png)", "",
               "![references per target](plots/refs_per_target.png)", "", "## Warnings", ""]
     lines += [f"- {x}" for x in warnings] or ["none"]

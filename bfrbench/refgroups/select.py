@@ -26,7 +26,7 @@ import numpy as np
 
 from bfrbench.errors import ConfigError
 
-__all__ = ["Selection", "select_references", "fps_order"]
+__all__ = ["Selection", "fps_order", "select_references"]
 
 
 @dataclass(frozen=True)

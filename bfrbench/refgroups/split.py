@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from bfrbench.errors import ConfigError
 from bfrbench.rng import item_generator
 
-__all__ = ["SPLITS", "parse_split_spec", "split_sizes", "split_identities", "identity_strata"]
+__all__ = ["SPLITS", "identity_strata", "parse_split_spec", "split_identities", "split_sizes"]
 
 SPLITS = ("train", "val", "test")
 SplitSpec = dict[str, float | int | None]  # None = "*" (the rest)
@@ -81,7 +81,7 @@ def split_sizes(spec: SplitSpec, n: int) -> dict[str, int]:
                 raise ConfigError(f"--split: fractions sum to {total_frac} > 1 next to '*'")
             fixed[star] = 1.0 - total_frac
         raw = {k: float(v) * n for k, v in fixed.items()}
-        base = {k: int(math.floor(r)) for k, r in raw.items()}
+        base = {k: math.floor(r) for k, r in raw.items()}
         left = n - sum(base.values())
         for k in sorted(raw, key=lambda k: (-(raw[k] - base[k]), SPLITS.index(k)))[:left]:
             base[k] += 1

@@ -9,7 +9,12 @@ import pandas as pd
 import pytest
 
 from bfrbench.errors import ArtifactError, ConfigError
-from bfrbench.refgroups import build_from_embeddings, check_refgroups, content_digest, read_ffhqref
+from bfrbench.refgroups import (
+    build_from_embeddings,
+    check_refgroups,
+    content_digest,
+    read_ffhqref,
+)
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +76,12 @@ def test_split_files_references_and_checks(built, planted_set):
 def test_first_reference_is_farthest_from_target(built, planted_set):
     out, _ = built
     x, _ = planted_set
+    u = x.astype(np.float64) / np.linalg.norm(x.astype(np.float64), axis=1, keepdims=True)
     r = pd.read_parquet(out / "references.parquet")
-    for dists in r["ref_dists"]:
+    for gt, refs, dists in zip(r["gt_image"], r["ref_images"], r["ref_dists"]):
         assert dists[0] == max(dists)
+        want = 1 - u[[int(n[:5]) for n in refs]] @ u[int(gt[:5])]
+        np.testing.assert_allclose(dists, want, atol=1e-12)
     test = r[r["split"] == "test"]
     assert all(min(d) >= 0.1 for d in test["ref_dists"])
 

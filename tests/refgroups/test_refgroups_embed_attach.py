@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from bfrbench.errors import ArtifactError, ConfigError
-from bfrbench.refgroups import attach_references, build_refgroups, embed_folder, load_embeddings, save_embeddings
+from bfrbench.refgroups import (
+    attach_references,
+    build_refgroups,
+    embed_folder,
+    load_embeddings,
+    save_embeddings,
+)
 
 
 def test_embed_folder_caches_by_content_and_skips_bad_images(synth, face_folder, tmp_path):
@@ -26,7 +32,7 @@ def test_embed_folder_caches_by_content_and_skips_bad_images(synth, face_folder,
     np.testing.assert_allclose(np.linalg.norm(t1.vectors, axis=1), 1.0, atol=1e-6)
     assert emb.images == 10 and emb.calls == 4  # shards of 3 -> batches 3,3,3,1
     # a renamed copy has the same bytes: served from the cache
-    (folder / "zz_copy.png").write_bytes((folder / sorted(labels)[0]).read_bytes())
+    (folder / "zz_copy.png").write_bytes((folder / min(labels)).read_bytes())
     t2 = embed_folder(folder, emb, cache_dir=cache)
     assert emb.images == 10
     np.testing.assert_array_equal(t2.vectors[:10], t1.vectors)
@@ -70,7 +76,7 @@ def test_folder_build_groups_identities(folder_build):
 
 
 def test_attach_references_to_a_test_set(folder_build, tmp_path):
-    src, labels, out, rec = folder_build
+    src, _, out, _ = folder_build
     refs = pd.read_parquet(out / "references.parquet")
     test = refs[refs["split"] == "test"].set_index("gt_image")
     ts = tmp_path / "ts"
@@ -106,7 +112,7 @@ def test_missing_reference_file_is_a_check_problem(folder_build, tmp_path):
 
     from bfrbench.refgroups import check_refgroups
 
-    src, labels, out, _ = folder_build
+    src, _, out, _ = folder_build
     moved = tmp_path / "src"
     shutil.copytree(src, moved)
     copy = tmp_path / "rg"

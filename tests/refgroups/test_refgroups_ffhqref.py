@@ -8,8 +8,13 @@ import pandas as pd
 import pytest
 
 from bfrbench.errors import ArtifactError
-from bfrbench.refgroups.ffhqref import (read_ffhqref, read_reference_csv, read_split_file, write_reference_csv,
-                                        write_split_file)
+from bfrbench.refgroups.ffhqref import (
+    read_ffhqref,
+    read_reference_csv,
+    read_split_file,
+    write_reference_csv,
+    write_split_file,
+)
 
 
 def test_round_trip_like_refldm_loader(tmp_path):

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from bfrbench.errors import ConfigError
-from bfrbench.refgroups.graph import (connected_components, neighbour_pairs, screening_margin,
-                                      tile_size_for_memory)
+from bfrbench.refgroups.graph import (
+    connected_components,
+    neighbour_pairs,
+    screening_margin,
+    tile_size_for_memory,
+)
 
 
 def brute(x: np.ndarray, y: np.ndarray | None, t: float) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +135,7 @@ def test_row_shards_cover_the_triangle_with_equal_work():
 
     shards = balanced_row_shards(10000, 4)
     assert shards[0][0] == 0 and shards[-1][1] == 10000
-    assert all(a[1] == b[0] for a, b in zip(shards, shards[1:]))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(shards))
     work = [sum(10000 - r for r in range(a, b)) for a, b in shards]
     assert max(work) / min(work) < 1.01
 

@@ -39,11 +39,11 @@ def _augment(img: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray
 @pytest.fixture(scope="module")
 def aligned(tmp_path_factory):
     pytest.importorskip("dlib")
-    from bfrbench.faces.align import align_folder
-    from bfrbench.faces.samples import SamplesError, sample_photos
-
     import tempfile
     from pathlib import Path
+
+    from bfrbench.faces.align import align_folder
+    from bfrbench.faces.samples import SamplesError, sample_photos
 
     try:  # same cross-run cache as tests/faces (the sdist download takes ~40 s once)
         photos = sample_photos(Path(tempfile.gettempdir()) / "bfrbench-test-samples",

@@ -7,7 +7,12 @@ import pytest
 
 from bfrbench.errors import ConfigError
 from bfrbench.refgroups.select import fps_order, select_references
-from bfrbench.refgroups.split import identity_strata, parse_split_spec, split_identities, split_sizes
+from bfrbench.refgroups.split import (
+    identity_strata,
+    parse_split_spec,
+    split_identities,
+    split_sizes,
+)
 
 
 def test_parse_and_sizes():
