@@ -111,3 +111,21 @@ def test_cli_reports_a_missing_folder_in_one_line(tmp_path, capsys):
                "--embedder", "dlib"])
     err = capsys.readouterr().err
     assert rc == 1 and err.count("\n") == 1 and "does not exist" in err
+
+
+def test_shard_task_pickles_and_matches_in_process_embedding(aligned, tmp_path):
+    """What a dask worker receives (a pickled shard naming the embedder) gives the in-process vectors."""
+    import pickle
+
+    from bfrbench.io import sha256_file
+    from bfrbench.refgroups.embed import _embed_shard, _ShardTask, embed_folder
+
+    src, _ = aligned
+    files = sorted(src.glob("*.png"))[:3]
+    task = _ShardTask("dlib", "cpu", 2, str(tmp_path / "cache"),
+                      tuple((k, str(f), sha256_file(f)) for k, f in enumerate(files)))
+    got = _embed_shard(pickle.loads(pickle.dumps(task)))
+    assert [g[0] for g in got] == [0, 1, 2] and all(g[2] == "" for g in got)
+    table = embed_folder(src, "dlib", cache_dir=tmp_path / "other")
+    for (k, vec, _), f in zip(got, files):
+        np.testing.assert_allclose(vec, table.vectors[table.names.index(f.name)], atol=1e-6)
