@@ -163,7 +163,8 @@ class RefLDM(Restorer):
         return {
             "weights": self.weights_path, "vqgan_weights": self.vqgan_weights, "config": self.config_path,
             "steps": self.steps, "schedule": self.schedule, "cfg_scale": self.cfg_scale, "eta": self.eta,
-            "refs": self.refs, "null_refs": self.null_refs, "size": self.size, "attention": self.attention, "use_ema": self.use_ema, "allow_pickle": self.allow_pickle,
+            "refs": self.refs, "null_refs": self.null_refs, "size": self.size, "attention": self.attention,
+            "use_ema": self.use_ema, "allow_pickle": self.allow_pickle,
         }
 
     # -- weights ---------------------------------------------------------------------------------------------
@@ -185,7 +186,10 @@ class RefLDM(Restorer):
         main = one(self.weights_path, "refldm-unet", True)
         assert main is not None
         files["refldm-unet"] = main
-        vq = one(self.vqgan_weights, "refldm-vqgan", self.vqgan_weights is not None)
+        # the registered VQGAN is picked up only alongside the registered refldm.ckpt, never for a user's own file
+        vq = None
+        if self.vqgan_weights is not None or self.weights_path is None:
+            vq = one(self.vqgan_weights, "refldm-vqgan", self.vqgan_weights is not None)
         if vq is not None:
             files["refldm-vqgan"] = vq
         return files
