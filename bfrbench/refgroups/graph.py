@@ -29,7 +29,7 @@ import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -98,12 +98,18 @@ def tile_size_for_memory(memory_bytes: int, n: int) -> tuple[int, int]:
     return rows, cols
 
 
-def _unit_rows(x: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """float64 row norms and float32 unit rows of ``x`` (N, D); zero or non-finite rows are errors."""
+def _unit_rows(x: np.ndarray, what: str, dtype: Any, device: str) -> tuple[np.ndarray, Any]:
+    """float64 row norms of ``x`` (N, D) and its unit rows as a torch tensor of ``dtype`` on ``device``.
+
+    Rows are normalised in float64 and rounded once to ``dtype``, chunk by chunk, so no full-size float32 or
+    float64 copy is made (at N = 1,000,000 x 512 that would be 2-4 GB). Zero or non-finite rows are errors.
+    """
+    import torch
+
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise ConfigError(f"{what}: expected a non-empty (N, D) embedding matrix, got shape {x.shape}")
     norms = np.empty(x.shape[0], dtype=np.float64)
-    out = np.empty(x.shape, dtype=np.float32)
+    out = torch.empty(tuple(x.shape), dtype=dtype, device=device)
     step = 65536
     for s in range(0, x.shape[0], step):
         blk = np.asarray(x[s:s + step], dtype=np.float64)
@@ -112,7 +118,7 @@ def _unit_rows(x: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
         if bad.size:
             raise ConfigError(f"{what}: embedding row {s + int(bad[0])} is zero or not finite")
         norms[s:s + step] = nb
-        out[s:s + step] = blk / nb[:, None]
+        out[s:s + step] = torch.from_numpy(blk / nb[:, None]).to(device=device, dtype=dtype)
     return norms, out
 
 
@@ -180,29 +186,30 @@ def neighbour_pairs(
     if not (0.0 < float(threshold) <= 2.0):
         raise ConfigError(f"threshold must be a cosine distance in (0, 2], got {threshold}")
     square = y is None
-    xn, xu = _unit_rows(x, "embeddings")
-    if square:
-        yn, yu, y_src = xn, xu, x
-    else:
-        assert y is not None
-        if y.ndim != 2 or y.shape[1] != x.shape[1]:
-            raise ConfigError(f"pool embeddings have shape {y.shape}, expected (M, {x.shape[1]})")
-        yn, yu = _unit_rows(y, "pool embeddings")
-        y_src = y
-    start, stop = (0, xu.shape[0]) if row_range is None else (int(row_range[0]), int(row_range[1]))
-    if not 0 <= start <= stop <= xu.shape[0]:
-        raise ConfigError(f"row_range {row_range} is outside [0, {xu.shape[0]}]")
     dtype = _resolve_dtype(screen_dtype, device)
-    margin = screening_margin(x.shape[1], dtype)
-    s_lo = 1.0 - float(threshold) - margin  # screened similarity at or above this: candidate
     tdtype = torch.bfloat16 if dtype == "bfloat16" else torch.float32
-    rows_b, cols_b = tile_size_for_memory(memory_bytes, max(xu.shape[0], yu.shape[0]))
+    if not square:
+        assert y is not None
+        if y.ndim != 2 or x.ndim != 2 or y.shape[1] != x.shape[1]:
+            raise ConfigError(f"pool embeddings have shape {y.shape}, expected (M, {x.shape[-1]})")
     old_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(max(1, int(threads)))
     try:
-        tx = torch.from_numpy(xu).to(device=device, dtype=tdtype)
-        ty = tx if square else torch.from_numpy(yu).to(device=device, dtype=tdtype)
+        xn, tx = _unit_rows(x, "embeddings", tdtype, device)
+        if square:
+            yn, ty, y_src = xn, tx, x
+        else:
+            assert y is not None
+            yn, ty = _unit_rows(y, "pool embeddings", tdtype, device)
+            y_src = y
+        n_x, n_y = int(tx.shape[0]), int(ty.shape[0])
+        start, stop = (0, n_x) if row_range is None else (int(row_range[0]), int(row_range[1]))
+        if not 0 <= start <= stop <= n_x:
+            raise ConfigError(f"row_range {row_range} is outside [0, {n_x}]")
+        margin = screening_margin(x.shape[1], dtype)
+        s_lo = 1.0 - float(threshold) - margin  # screened similarity at or above this: candidate
+        rows_b, cols_b = tile_size_for_memory(memory_bytes, max(n_x, n_y))
         # Round the screening bound down to a representable value <= s_lo (candidates stay a superset):
         # moving down by 2**-7 (one bf16 ulp in [1, 2), two in [0.5, 1)) before rounding to nearest suffices.
         lo = torch.tensor(s_lo - (2.0 ** -7 if dtype == "bfloat16" else 2.0 ** -20), dtype=torch.float64).to(tdtype)
@@ -212,7 +219,7 @@ def neighbour_pairs(
         ci: list[np.ndarray] = []
         cj: list[np.ndarray] = []
         with torch.inference_mode():
-            for r0, r1, c0, c1 in _tiles(start, stop, yu.shape[0], rows_b, cols_b, square):
+            for r0, r1, c0, c1 in _tiles(start, stop, n_y, rows_b, cols_b, square):
                 tile = buf[: (r1 - r0) * (c1 - c0)].view(r1 - r0, c1 - c0)
                 torch.mm(tx[r0:r1], ty[c0:c1].T, out=tile)  # reused buffer: no page faults per tile
                 if square and c0 < r1:  # diagonal block: keep only global column > global row
