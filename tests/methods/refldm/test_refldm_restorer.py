@@ -131,6 +131,8 @@ def test_config_errors(refldm_dir: Path) -> None:
         RefLDM(steps=0)
     with pytest.raises(ConfigError, match="attention"):
         RefLDM(attention="flash")  # type: ignore[arg-type]
+    r = RefLDM(steps=7, schedule="uniform", cfg_scale=2.0, refs=3, dtype="bf16")
+    assert RefLDM.from_config(r.config()).config() == r.config()  # the config round-trips
     with pytest.raises(MissingWeightsError, match="refldm.ckpt"):
         RefLDM(config=str(refldm_dir / "tiny_refldm_config.json")).restore(np.zeros((1, 512, 512, 3), np.uint8))
 
