@@ -77,6 +77,32 @@ def load_attributes(path: str | os.PathLike[str], column: str, names: list[str])
     return out
 
 
+_OUTPUTS = ("reference_mapping", "id_based_ffhq_split", "plots", "groups.parquet", "references.parquet",
+            "pairs.parquet", "embeddings.npy", "embeddings.parquet", "pool_embeddings.npy",
+            "pool_embeddings.parquet", "report.md", "refgroups.json")
+
+
+def _prepare_out(out: Path) -> Path:
+    """Create ``out``; a previous reference-groups build there is replaced (its files are removed first, so
+    no stale split or CSV survives); any other non-empty folder is refused."""
+    import shutil
+
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {str(out)!r} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / "refgroups.json").is_file():
+            raise ConfigError(f"--out {str(out)!r} is not empty and holds no earlier reference groups; "
+                              "choose an empty or new folder")
+        for name in _OUTPUTS:
+            p = out / name
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def _csr(n: int, i: np.ndarray, j: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Symmetric adjacency in CSR form: (indptr (n+1,), neighbours, distances), neighbours sorted."""
     a = np.concatenate([i, j])
@@ -149,8 +175,7 @@ def build_from_embeddings(
         raise ConfigError("--stratify-by and --attributes must be given together")
     if len(src.names) == 0:
         raise ConfigError("no embeddings in the source collection (every image failed?)")
-    outp = Path(out)
-    outp.mkdir(parents=True, exist_ok=True)
+    outp = _prepare_out(Path(out))
     n = len(src.names)
     m = 0 if pool is None else len(pool.names)
     vecs = src.vectors if pool is None else np.concatenate([src.vectors, pool.vectors])

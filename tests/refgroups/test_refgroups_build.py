@@ -161,3 +161,19 @@ def test_check_finds_an_identity_across_splits(built, tmp_path):
         check_refgroups(bad, raise_on_problem=True)
     rec = json.loads((bad / "refgroups.json").read_text())
     assert rec["kind"] == "refgroups" and rec["format_version"] == 1
+
+
+def test_rebuild_replaces_outputs_and_foreign_folders_are_refused(planted_set, synth, tmp_path):
+    x, lab = planted_set
+    out = tmp_path / "o"
+    build_from_embeddings(synth.table(x), out, threshold=0.4, report=False)
+    assert (out / "reference_mapping" / "train_references.csv").is_file()
+    first = np.array([np.flatnonzero(lab == i)[0] for i in range(60)])
+    rest = np.setdiff1d(np.arange(lab.size), first)
+    build_from_embeddings(synth.table(x[first]), out, threshold=0.4, pool=synth.table(x[rest]), report=False)
+    assert not (out / "reference_mapping" / "train_references.csv").exists()  # no stale file survives
+    assert check_refgroups(out) == []
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "keep.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not empty"):
+        build_from_embeddings(synth.table(x), tmp_path / "foreign", threshold=0.4, report=False)
