@@ -74,3 +74,73 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4f}" if abs(v) < 1000 else f"{v:.1f}"
     return "" if v is None else str(v)
+
+
+CONTACT_SHEET_PRESETS: tuple[str, ...] = ("gfpgan", "codeformer", "vqfr", "diffbir", "refldm-moderate", "refldm-severe")
+
+
+def run_demo(out: str | Path = "demo_out", *, workers: int = 1, device: str = "cpu",
+             suite: str = "demo", echo: Any = print) -> dict[str, Any]:
+    """The README's main job, end to end on real offline faces. Returns a summary dict.
+
+    1. runs the committed demo suite (``leaderboards/demo/suite.yaml``): aligned real photos -> test sets ->
+       baselines -> offline metrics, every stage cached under ``OUT/work``;
+    2. builds one small test set per preset of ``CONTACT_SHEET_PRESETS`` from the same faces and writes
+       ``OUT/contact_sheet.png`` (HQ | LQ per preset);
+    3. prints the metric table;
+    4. renders the leaderboard into ``OUT/leaderboard`` and compares its numbers with the committed
+       ``leaderboards/demo/results.json``.
+    """
+    import json
+    import time
+
+    from bfrbench.leaderboard.render import render_suite
+    from bfrbench.leaderboard.results import compare_numbers
+    from bfrbench.leaderboard.run import run_suite
+    from bfrbench.leaderboard.suite import load_suite
+    from bfrbench.testset import build_testset
+
+    out = Path(out)
+    work = out / "work"
+    t0 = time.perf_counter()
+    s = load_suite(suite)
+    echo(f"[1/4] running suite {s.name!r} ({len(s.testsets)} test sets x {len(s.methods)} methods) into {work}")
+    report = run_suite(s, work_dir=work, workers=workers, device=device)
+    for rec in report.stages:
+        echo(f"      {rec.stage:9s} {rec.name:28s} {rec.status:7s} {rec.seconds:7.1f}s {rec.detail[:80]}")
+
+    faces = sorted((work / "source").glob("*/aligned"))
+    sheet_sets: dict[str, Path] = {}
+    if faces:
+        echo(f"[2/4] contact sheet: {len(CONTACT_SHEET_PRESETS)} presets on the aligned faces in {faces[0]}")
+        for preset in CONTACT_SHEET_PRESETS:
+            ts = out / "testsets" / preset
+            build_testset(preset, faces[0], ts, seed=s.seed, limit=6, workers=1)
+            sheet_sets[preset] = ts
+        sheet = contact_sheet(sheet_sets, out / "contact_sheet.png")
+        echo(f"      wrote {sheet}")
+
+    echo("[3/4] metrics (mean over images; see the leaderboard for 95% CIs)")
+    results = render_suite(s, work_dir=work, out_dir=out / "leaderboard")
+    specs = [m for m in results.get("metric_order", [])]
+    rows = [{"testset": r["testset"], "method": r["method"],
+             **{spec: (r.get("values", {}).get(spec) or {}).get("mean") for spec in specs}}
+            for r in results["rows"] if r.get("kind") == "reproduced"]
+    echo(format_table(rows, ["testset", "method", *specs]))
+
+    committed = s.path / "results.json"
+    same = None
+    if committed.is_file():
+        diffs = compare_numbers(json.loads(committed.read_text()), results)
+        same = not diffs
+        for line in diffs[:10]:
+            echo(f"      differs from the committed results: {line}")
+    echo(f"[4/4] leaderboard rendered into {out / 'leaderboard'} (README.md, index.html, results.json, plots/)")
+    if same is not None:
+        echo("      numbers equal to the committed leaderboards/demo/results.json (floats to 1e-6 relative): "
+             + ("yes" if same else "NO"))
+    summary = {"out": str(out), "failures": [r.__dict__ for r in report.failures], "rows": rows,
+               "matches_committed": same, "seconds": round(time.perf_counter() - t0, 1),
+               "contact_sheet": str(out / "contact_sheet.png") if sheet_sets else None}
+    echo(f"done in {summary['seconds']} s; {len(report.failures)} failed stage(s)")
+    return summary

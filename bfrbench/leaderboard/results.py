@@ -28,7 +28,8 @@ from bfrbench.leaderboard.suite import Suite, metric_higher_is_better
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Entry", "build_results", "restored_hash", "read_json", "numbers_view", "content_hash", "FORMAT_VERSION"]
+__all__ = ["Entry", "build_results", "restored_hash", "read_json", "numbers_view", "compare_numbers", "content_hash",
+           "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 _VOLATILE_ENV_KEYS = ("date", "command")
@@ -288,3 +289,34 @@ def numbers_view(results: dict[str, Any]) -> dict[str, Any]:
         out[f"{r['kind']}|{r['testset']}|{r['method']}"] = {
             "values": r.get("values"), "ranks": r.get("ranks"), "vs_baseline": r.get("vs_baseline")}
     return {"rows": out, "breakdowns": results.get("breakdowns"), "per_image": results.get("per_image")}
+
+
+def compare_numbers(a: dict[str, Any], b: dict[str, Any], *, rtol: float = 1e-6) -> list[str]:
+    """Differences between the numbers of two results (``numbers_view``), as readable lines.
+
+    Everything must be equal except floats, which may differ by ``rtol`` relative: per-image metrics are
+    reproduced bit for bit, but the float32 Inception network behind FID/KID sums in an order that depends on
+    the CPU's thread count, which moves FID by about 1e-7 relative (measured on the demo suite).
+    """
+    import math
+
+    out: list[str] = []
+
+    def walk(x: Any, y: Any, path: str) -> None:
+        if isinstance(x, float) and isinstance(y, float):
+            if not (x == y or math.isclose(x, y, rel_tol=rtol, abs_tol=0.0)):
+                out.append(f"{path}: {x!r} != {y!r}")
+        elif isinstance(x, dict) and isinstance(y, dict):
+            for k in sorted(set(x) | set(y), key=str):
+                if k not in x or k not in y:
+                    out.append(f"{path}/{k}: only in {'first' if k in x else 'second'}")
+                else:
+                    walk(x[k], y[k], f"{path}/{k}")
+        elif isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
+            for i, (p, q) in enumerate(zip(x, y)):
+                walk(p, q, f"{path}[{i}]")
+        elif x != y:
+            out.append(f"{path}: {x!r} != {y!r}")
+
+    walk(numbers_view(a), numbers_view(b), "")
+    return out
