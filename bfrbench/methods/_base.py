@@ -131,24 +131,24 @@ class Restorer:
     def weight_hashes(self) -> dict[str, str | None]:
         """SHA-256 of each weight file the method uses (for run.json).
 
-        The default covers the names in ``weights``: the registered SHA-256 when the registry has one,
-        else the hash of the local file, else None (absent). Override when weights are custom files.
+        The default covers the names in ``weights``: the registered (or first-use recorded) SHA-256 of the
+        verified local file, else the file's own hash, else None (absent or bad). Override when weights are
+        custom files.
         """
         if not self.weights:
             return {}
         from bfrbench import weights as W
-        from bfrbench.errors import RegistryError
+        from bfrbench.errors import RegistryError, WeightsError
         from bfrbench.io import sha256_file
 
         out: dict[str, str | None] = {}
         for name in self.weights:
             try:
-                entry = W.get_weight(name)
-            except RegistryError:
+                path = W.resolve(name)  # verified once per file version (stamp), then only stat'ed
+            except (RegistryError, WeightsError):
                 out[name] = None
                 continue
-            path = W.local_path(entry)
-            out[name] = (entry.sha256 or sha256_file(path)) if path is not None else None
+            out[name] = W.expected_sha256(name) or sha256_file(path)
         return out
 
     def bind_run(self, run_dir: str | Path) -> None:
