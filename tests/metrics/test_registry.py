@@ -59,3 +59,24 @@ def test_pyiqa_metrics_need_their_weights(spec: str, file: str) -> None:
     assert not m.weights_present(m.variant)
     with pytest.raises(MissingWeightsError, match=file.replace(".", r"\.")):
         m.score_images([ImageItem("a", np.zeros((32, 32, 3), np.uint8), "x")], Shared())  # type: ignore[attr-defined]
+
+
+def test_musiq_loads_its_checkpoint_from_the_weights_cache(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Plumbing with a random MUSIQ checkpoint placed in the cache: same score as pyiqa given that file."""
+    torch = pytest.importorskip("torch")
+    pyiqa = pytest.importorskip("pyiqa")
+    from pyiqa.archs.musiq_arch import MUSIQ
+
+    from bfrbench.weights import cache_path, get_weight
+
+    path = cache_path(get_weight("pyiqa-musiq-koniq"))
+    path.parent.mkdir(parents=True)
+    torch.save(MUSIQ(pretrained=False).state_dict(), path)
+    m = create_metric("musiq")
+    assert m.weights_present("pyiqa")
+    img = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    vals, errs = m.score_images([ImageItem("a", img, "x")], Shared())  # type: ignore[attr-defined]
+    ref = pyiqa.create_metric("musiq", device=torch.device("cpu"), pretrained_model_path=str(path), as_loss=False)
+    with torch.no_grad():
+        expected = float(ref(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255))
+    assert vals[0] == pytest.approx(expected, rel=1e-5) and errs == [None]
