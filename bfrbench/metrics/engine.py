@@ -134,7 +134,8 @@ def score_shard(task: dict[str, Any]) -> dict[str, Any]:
     metrics = [_instance(c, task["device"], task["batch_size"]) for c in task["columns"]]
     errors: list[list[str]] = [[] for _ in range(n)]
     res: list[ImageItem | None] = []
-    hq: list[ImageItem | None] = []
+    hq: list[ImageItem | None] = []  # None where unreadable or size-mismatched (no FR scores)
+    hq_set: list[ImageItem | None] = []  # every readable HQ image (reference side of FID/KID)
     for i, (rp, hp) in enumerate(zip(task["restored"], task["hq"])):
         r, err = _load(rp, "restored")
         h, herr = _load(hp, "HQ")
@@ -145,6 +146,7 @@ def score_shard(task: dict[str, Any]) -> dict[str, Any]:
             r.id = ids[i]
             if r.image is not None and _is_gray(r.image) and not (h is not None and _is_gray(h.image)):  # type: ignore[arg-type]
                 errors[i].append("grayscale output (R=G=B in every pixel) for a colour HQ image; scored as is")
+        hq_set.append(h)
         if r is not None and h is not None and r.image.shape != h.image.shape:  # type: ignore[union-attr]
             hr, wr = r.image.shape[:2]  # type: ignore[union-attr]
             hh, wh = h.image.shape[:2]  # type: ignore[union-attr]
@@ -172,11 +174,11 @@ def score_shard(task: dict[str, Any]) -> dict[str, Any]:
                 fid_key = m.extractor_id
                 if fid_key not in features:
                     ridx = [i for i in range(n) if res[i] is not None]
-                    hidx = [i for i in range(n) if hq[i] is not None and task.get("set_hq")]
+                    hidx = [i for i in range(n) if hq_set[i] is not None and task.get("set_hq")]
                     features[fid_key] = {
                         "restored": m.features([res[i] for i in ridx], shared),  # type: ignore[misc]
                         "restored_ids": [ids[i] for i in ridx],
-                        "hq": m.features([hq[i] for i in hidx], shared),  # type: ignore[misc]
+                        "hq": m.features([hq_set[i] for i in hidx], shared),  # type: ignore[misc]
                         "hq_ids": [ids[i] for i in hidx],
                     }
                 continue
