@@ -80,15 +80,17 @@ def aligned(tmp_path_factory):
     return out, made
 
 
-def test_dlib_groups_the_same_person_and_separates_others(aligned, tmp_path):
+def test_dlib_groups_the_same_person_and_separates_others(aligned, tmp_path, capsys):
     from bfrbench.cli import main
 
     src, person = aligned
     out = tmp_path / "rg"
     rc = main(["build", "refgroups", "--src", str(src), "--out", str(out), "--embedder", "dlib",
-               "--split", "train=*,val=0,test=1", "--min-refs", "1", "--seed", "0", "--threads", "1"])
+               "--split", "train=*,val=0,test=1", "--min-refs", "1", "--seed", "0", "--threads", "1", "--json"])
     assert rc == 0
     rec = json.loads((out / "refgroups.json").read_text())
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["counts"] == rec["counts"] and "environment" not in printed
     assert rec["embedder"]["name"] == "dlib" and rec["embedder"]["weights_sha256"]
     assert rec["threshold"] == rec["embedder"]["default_threshold"]
     g = pd.read_parquet(out / "groups.parquet")
