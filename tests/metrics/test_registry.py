@@ -45,6 +45,7 @@ def test_metric_weights_are_declared_with_sources() -> None:
         assert w.urls or w.package or w.note, w.name
         if "sha256_prefix" in w.extra and w.urls:
             assert w.extra["sha256_prefix"] in w.urls[0]
+            assert w.sha256 is None or w.sha256.startswith(w.extra["sha256_prefix"])
     for name, cls in METRICS.items():
         for v in cls.variants:
             for wname in cls.weights_for(v):
