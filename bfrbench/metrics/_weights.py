@@ -72,7 +72,8 @@ WEIGHTS: list[WeightFile] = [
         extra={"sha256_prefix": "f7b384ab"}),
     WeightFile(
         name="fid-stats-ffhq512-cleanfid-trainval70k", filename="ffhq_clean_trainval70k_512.npz",
-        urls=("https://www.cs.cmu.edu/~clean-fid/stats/ffhq_clean_trainval70k_512.npz",),
+        urls=("https://www.cs.cmu.edu/~clean-fid/stats/ffhq_clean_trainval70k_512.npz",
+              _HF + "ffhq_clean_trainval70k_512.npz"),  # pyiqa's mirror of the same file
         license="derived from FFHQ (CC BY-NC-SA 4.0)",
         source="clean-fid reference statistics, FFHQ trainval70k at 512 px, clean resize (Parmar et al. CVPR 2022)"),
 ]
