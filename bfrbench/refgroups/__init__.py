@@ -35,6 +35,6 @@ from bfrbench.refgroups.split import parse_split_spec, split_identities
 __all__ = [
     "EmbeddingTable", "NeighbourPairs", "attach_references", "build_from_embeddings", "build_refgroups",
     "check_refgroups", "connected_components", "content_digest", "embed_files", "embed_folder", "fps_order",
-    "load_embeddings", "neighbour_pairs", "parse_split_spec", "read_ffhqref", "read_reference_csv",
+    "load_embeddings", "neighbour_pairs", "neighbour_pairs_distributed", "parse_split_spec", "read_ffhqref", "read_reference_csv",
     "save_embeddings", "select_references", "split_identities", "write_reference_csv",
 ]

@@ -237,6 +237,9 @@ def neighbour_pairs(
                 rr, cc = np.nonzero(m)
                 gi = rows[rr].astype(np.int64) + r0
                 gj = cc.astype(np.int64) + c0
+                if square and c0 < r1:  # masked zeros are candidates when the bound is <= 0 (threshold ~>= 1)
+                    keep = gj > gi
+                    gi, gj = gi[keep], gj[keep]
                 ci.append(gi)
                 cj.append(gj)
     finally:

@@ -28,7 +28,7 @@ def brute(x: np.ndarray, y: np.ndarray | None, t: float) -> tuple[np.ndarray, np
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
-@pytest.mark.parametrize("t", [0.25, 0.4])
+@pytest.mark.parametrize("t", [0.25, 0.4, 1.05])
 def test_square_pairs_match_float64_brute_force(synth, dtype, t):
     x, _ = synth.planted(120, (1, 8), 64, spread=0.6, seed=1)
     x = x * np.random.default_rng(0).uniform(0.5, 3.0, size=(x.shape[0], 1)).astype(np.float32)  # any norm
