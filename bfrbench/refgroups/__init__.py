@@ -28,6 +28,7 @@ from bfrbench.refgroups.graph import (
     NeighbourPairs,
     connected_components,
     neighbour_pairs,
+    neighbour_pairs_distributed,
 )
 from bfrbench.refgroups.select import fps_order, select_references
 from bfrbench.refgroups.split import parse_split_spec, split_identities

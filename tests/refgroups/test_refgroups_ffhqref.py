@@ -51,3 +51,9 @@ def test_bad_csv_is_reported(tmp_path):
         read_reference_csv(f)
     with pytest.raises(ArtifactError, match="no reference_mapping"):
         read_ffhqref(tmp_path / "empty")
+
+
+def test_public_api_is_complete():
+    import bfrbench.refgroups as rg
+
+    assert [n for n in rg.__all__ if not hasattr(rg, n)] == []
