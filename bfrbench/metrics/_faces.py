@@ -9,7 +9,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["embedder", "landmarker", "backend_weights"]
+__all__ = ["embedder", "landmarker", "backend_weights", "CPU_ONLY"]
+
+#: backends that run on the CPU whatever ``--device`` says (dlib-bin and cv2.dnn builds)
+CPU_ONLY = frozenset({"dlib", "facenet", "dlib68"})
 
 # Weight files each backend needs when its class does not declare them (names in bfrbench.weights).
 _FALLBACK_WEIGHTS: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -43,6 +46,8 @@ def embedder(backend: str, device: str = "cpu") -> Any:
     """The identity embedder ``backend`` (``arcface``, ``dlib``, ``facenet``) on ``device``."""
     import bfrbench.faces as faces
 
+    if backend in CPU_ONLY:
+        device = "cpu"
     get = getattr(faces, "get_embedder", None)
     if get is not None:
         return get(backend, device=device)
@@ -52,13 +57,14 @@ def embedder(backend: str, device: str = "cpu") -> Any:
 
 
 @lru_cache(maxsize=4)
-def landmarker(backend: str) -> Any:
-    """The dense landmarker ``backend`` (``dlib68``, ``awing98``)."""
+def landmarker(backend: str, device: str = "cpu") -> Any:
+    """The dense landmarker ``backend`` (``dlib68``, ``awing98``) on ``device`` (dlib68: always CPU)."""
     import bfrbench.faces as faces
 
+    opts = {} if backend in CPU_ONLY else {"device": device}
     get = getattr(faces, "get_landmarker", None)
     if get is not None:
-        return get(backend)
+        return get(backend, **opts)
     from bfrbench.faces._base import LANDMARKERS
 
-    return LANDMARKERS.create(backend)
+    return LANDMARKERS.create(backend, **opts)

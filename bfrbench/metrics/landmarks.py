@@ -48,7 +48,7 @@ class LMD(PairMetric):
         return opts[0] if opts else ()
 
     def score_pairs(self, restored: list[ImageItem], hq: list[ImageItem], shared: Shared) -> tuple[np.ndarray, list[str | None]]:
-        lm = _faces.landmarker(self.variant)
+        lm = _faces.landmarker(self.variant, self.device)
         ident = f"landmarks/{self.variant}/{getattr(lm, 'model_id', '')}/{getattr(lm, 'weights_sha256', None)}/v1"
         pr = np.stack(shared.get(ident, restored, lm.landmarks))
         ph = np.stack(shared.get(ident, hq, lm.landmarks))

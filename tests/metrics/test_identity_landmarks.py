@@ -50,7 +50,7 @@ def _img(rgb: tuple[int, int, int]) -> np.ndarray:
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
     emb = FakeEmbedder()
     monkeypatch.setattr(_faces, "embedder", lambda backend, device="cpu": emb)
-    monkeypatch.setattr(_faces, "landmarker", lambda backend: FakeLandmarker())
+    monkeypatch.setattr(_faces, "landmarker", lambda backend, device="cpu": FakeLandmarker())
     return emb
 
 
@@ -87,3 +87,9 @@ def test_lmd_mean_point_distance(fake: Any) -> None:
     pb = np.array([[7, 5], [12, 10], [9.5, 7.5]])
     assert vals[0] == pytest.approx(np.linalg.norm(pa - pb, axis=1).mean())
     assert np.isnan(vals[1]) and "HQ image" in errs[1]
+
+
+def test_cpu_only_backends_ignore_a_gpu_device() -> None:
+    """dlib runs on the CPU: asking for --device cuda must not break ids:dlib (the embedder is built on cpu)."""
+    emb = _faces.embedder("dlib", "cuda")
+    assert emb is _faces.embedder("dlib", "cpu") or emb.device == "cpu"
