@@ -271,12 +271,25 @@ def _load_reference_stats(fid_stats: str) -> tuple[dict[str, Any], str]:
     return load_stats(p), sha256_file(p)
 
 
+def _check_reference_stats(columns: list[tuple[str, type[Metric]]], fid_stats: str | None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """Load ``--fid-stats`` once (before any scoring) and check its resize mode against the ``-stats`` columns."""
+    stats_cols = [c for c, _ in columns if c.endswith("-stats")]
+    if not stats_cols or fid_stats is None:
+        return None, {}
+    ref, sha = _load_reference_stats(fid_stats)
+    for col in stats_cols:
+        mode = col.split(":", 1)[1].split("-")[0]
+        if ref.get("resize") and ref["resize"] != mode:
+            raise ConfigError(f"{fid_stats} was made with resize mode {ref['resize']!r}, but {col} uses {mode!r}; "
+                              f"ask for fid:{ref['resize']}-stats or rebuild it with `bfrbench fid-stats --resize {mode}`")
+    return ref, {"path": str(fid_stats), "sha256": sha, "n": ref.get("n"), "extractor": ref.get("extractor"),
+                 "resize": ref.get("resize")}
+
+
 def _set_metric_results(columns: list[tuple[str, type[Metric]]], shards: list[dict[str, Any]], *, device: str,
-                        batch_size: int, fid_stats: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Set metrics from the features gathered by the shards -> ({column: result}, reference-stats info)."""
+                        batch_size: int, ref_stats: dict[str, Any] | None) -> dict[str, Any]:
+    """Set metrics from the features gathered by the shards -> {column: result}."""
     out: dict[str, Any] = {}
-    stats_info: dict[str, Any] = {}
-    ref_stats: dict[str, Any] | None = None
     for col, cls in columns:
         if cls.kind != "set":
             continue
@@ -287,27 +300,15 @@ def _set_metric_results(columns: list[tuple[str, type[Metric]]], shards: list[di
         rf = [p["restored"] for p in parts if len(p["restored"])]
         hf = [p["hq"] for p in parts if len(p["hq"])]
         restored = np.concatenate(rf) if rf else np.zeros((0, 2048))
+        reference: Any = ref_stats if m.variant.endswith("-stats") else (np.concatenate(hf) if hf else np.zeros((0, 2048)))
         try:
-            if m.variant.endswith("-stats"):
-                if ref_stats is None:
-                    assert fid_stats is not None
-                    ref_stats, sha = _load_reference_stats(fid_stats)
-                    stats_info = {"path": str(fid_stats), "sha256": sha, "n": ref_stats.get("n"),
-                                  "extractor": ref_stats.get("extractor"), "resize": ref_stats.get("resize")}
-                mode = m.variant.split("-")[0]
-                if ref_stats.get("resize") and ref_stats["resize"] != mode:
-                    raise ConfigError(f"{fid_stats} was made with resize mode {ref_stats['resize']!r}, "
-                                      f"but {col} uses {mode!r}; use fid:{ref_stats['resize']}-stats")
-                reference: Any = ref_stats
-            else:
-                reference = np.concatenate(hf) if hf else np.zeros((0, 2048))
             res = m.compute(restored, reference)
-        except ConfigError as exc:
+        except ConfigError as exc:  # e.g. fewer than 2 images on a side
             res = {"value": None, "error": str(exc), "n": int(len(restored))}
         res.update(m.info())
         res["weights"] = m.weight_hashes()
         out[col] = res
-    return out, stats_info
+    return out
 
 
 def evaluate(
@@ -365,12 +366,15 @@ def evaluate(
         raise ArtifactError(f"{restored}: none of its {len(found)} images matches a test-set id of {testset} "
                             f"({len(ids)} ids, e.g. {ids[:3]}); restored files must be named <id>.png")
     columns = resolve_metrics(metrics, has_hq=has_hq, fid_stats=fid_stats)
+    ref_stats, stats_info = _check_reference_stats(columns, fid_stats)
     notes: list[str] = []
     fallback = [col for col, cls in columns if cls.name in ("ids", "deg") and col.endswith(":dlib")
                 and cls.resolve_default_variant() != "arcface"]
     if fallback:
         notes.append(f"{', '.join(fallback)}: ArcFace weights are not present, so the default identity backend is "
                      "dlib (`bfrbench weights fetch arcface-buffalo_l-w600k_r50` enables ids:arcface / deg:arcface)")
+    if fid_stats is not None and not any(c.endswith("-stats") for c, _ in columns):
+        notes.append(f"--fid-stats {fid_stats} is unused: no fid:*-stats metric was requested")
     problems: dict[str, Any] = {"missing": missing, "extra": extra, "duplicates": dups,
                                 "expected": len(ids), "found": len(found)}
     if len(found) != len(ids):
@@ -424,8 +428,7 @@ def evaluate(
         df[c] = df[c].astype("float64")
     df["error"] = df["error"].astype("object")
 
-    set_results, stats_info = _set_metric_results(columns, shards, device=device, batch_size=batch_size,
-                                                  fid_stats=fid_stats)
+    set_results = _set_metric_results(columns, shards, device=device, batch_size=batch_size, ref_stats=ref_stats)
     metric_summary: dict[str, Any] = {}
     for c in per_image_cols:
         m = _instance(c, device, batch_size)

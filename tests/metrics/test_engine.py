@@ -19,7 +19,7 @@ from bfrbench.metrics.psnr_ssim import psnr, ssim
 
 from metrics_helpers import make_testset
 
-OFFLINE = ["psnr", "ssim", "niqe", "fid", "ids:dlib", "deg:dlib", "lmd:dlib68"]
+OFFLINE = ["psnr", "ssim", "niqe", "fid", "kid", "ids:dlib", "deg:dlib", "lmd:dlib68"]
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,10 @@ def test_offline_suite_end_to_end(offline_run: tuple[Path, Path, Path, dict]) ->
     assert summary["metrics"]["niqe:basicsr"]["higher_is_better"] is False
     fid = summary["set_metrics"]["fid:legacy-hq"]
     assert fid["value"] > 0 and fid["n"] == 3 and fid["n_reference"] == 3
+    kid = summary["set_metrics"]["kid:legacy-hq"]  # shares the Inception features with fid
+    assert np.isfinite(kid["value"]) and kid["subsets"] == 100
+    inception = [k for k in summary["cache"]["computed"] if k.startswith("inception/")]
+    assert len(inception) == 1 and summary["cache"]["computed"][inception[0]] == 6  # 3 restored + 3 HQ, once
     prov = summary["provenance"]
     assert len(prov["testset_manifest_sha256"]) == 64 and len(prov["restored_sha256"]) == 64
     assert prov["weights"]["fid-inception-default_1"].startswith("7ff4a85c")
@@ -171,3 +175,26 @@ def test_metrics_list_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert rows["niqe:basicsr"]["higher_is_better"] is False and rows["fid:legacy-hq"]["kind"] == "set"
     assert main(["metrics", "list"]) == 0
     assert "ids:dlib" in capsys.readouterr().out
+
+
+def test_fid_against_a_statistics_file(tmp_path: Path) -> None:
+    from bfrbench.metrics.fid import frechet_distance_features, save_stats
+
+    ts, rs, _ = make_testset(tmp_path, 3, 96)
+    rng = np.random.default_rng(0)
+    mu, sigma = rng.normal(size=2048) * 0.1, np.eye(2048) * 0.05
+    good, wrong = tmp_path / "legacy.npz", tmp_path / "clean.npz"
+    save_stats(good, mu, sigma, n=100, resize="legacy", source_sha256="0" * 64)
+    save_stats(wrong, mu, sigma, n=100, resize="clean", source_sha256="0" * 64)
+    s = evaluate(ts, rs, tmp_path / "e", metrics=["fid:legacy-stats"], fid_stats=str(good), log=None)
+    res = s["set_metrics"]["fid:legacy-stats"]
+    from bfrbench.io import read_image
+    from bfrbench.metrics.fid import InceptionFeatures
+
+    feats = InceptionFeatures("legacy")([read_image(p) for p in sorted(rs.glob("*.png"))])
+    assert res["value"] == pytest.approx(frechet_distance_features(feats, (mu, sigma)), rel=1e-6)
+    assert res["n_reference"] == 100 and s["provenance"]["fid_stats"]["resize"] == "legacy"
+    with pytest.raises(ConfigError, match="resize mode 'clean'.*fid:clean-stats"):
+        evaluate(ts, rs, tmp_path / "e2", metrics=["fid:legacy-stats"], fid_stats=str(wrong), log=None)
+    with pytest.raises(ArtifactError, match="not found"):
+        evaluate(ts, rs, tmp_path / "e2", metrics=["fid:legacy-stats"], fid_stats=str(tmp_path / "nope.npz"))
