@@ -198,3 +198,15 @@ def test_fid_against_a_statistics_file(tmp_path: Path) -> None:
         evaluate(ts, rs, tmp_path / "e2", metrics=["fid:legacy-stats"], fid_stats=str(wrong), log=None)
     with pytest.raises(ArtifactError, match="not found"):
         evaluate(ts, rs, tmp_path / "e2", metrics=["fid:legacy-stats"], fid_stats=str(tmp_path / "nope.npz"))
+
+
+def test_lq_only_test_set_gets_no_reference_metrics(tmp_path: Path) -> None:
+    ts, rs, _ = make_testset(tmp_path, 2, 192)
+    df = pd.read_parquet(ts / "manifest.parquet")
+    df["hq_path"] = None
+    df.to_parquet(ts / "manifest.parquet", index=False)
+    with pytest.raises(ConfigError, match="needs HQ images"):
+        evaluate(ts, rs, tmp_path / "e", metrics=["psnr"])
+    s = evaluate(ts, rs, tmp_path / "e", metrics=None, log=None)
+    assert list(s["metrics"]) == ["niqe:basicsr"] and s["set_metrics"] == {}
+    assert s["metrics"]["niqe:basicsr"]["n"] == 2
