@@ -6,11 +6,13 @@ their ArcFace embeddings is below 0.4 and takes identities as the connected comp
 
 Scale without the N x N matrix: rows are processed in blocks; for row block ``[r0, r1)`` only columns
 ``>= r0`` are computed (upper triangle, symmetry), one ``rows x cols`` tile at a time, so memory is bounded
-by the tile size (``memory_bytes``). Per tile, row maxima are taken first and only rows that reach the
-screening bound are compared element-wise. Each tile is a *screening* product in low precision (bfloat16 by default on
-CPU, float32 elsewhere); every pair whose screened similarity is within a proven error margin of the
-threshold or above it becomes a candidate, and candidates are re-checked in float64. The result is exact:
-the same pairs as a float64 all-pairs computation.
+by the tile size (``memory_bytes``). Each tile is a *screening* product in low precision: int8 with exact
+int32 accumulation by default on CPU (``torch._int_mm``, AVX-512 VNNI: about 2x the bfloat16 and 5x the
+float32 rate measured here), bfloat16 or float32 on request, float32 on GPUs. Per tile, row maxima are
+taken first and only rows that reach the screening bound are compared element-wise. Every pair whose
+screened similarity is within a proven error margin of the threshold or above it becomes a candidate, and
+candidates are re-checked in float64. The result is exact: the same pairs as a float64 all-pairs
+computation.
 
 Exactness margins (``u`` = unit roundoff, vectors of unit norm, ``D`` = dimension):
 
@@ -18,6 +20,10 @@ Exactness margins (``u`` = unit roundoff, vectors of unit norm, ``D`` = dimensio
   normalised inputs); we use ``(D + 4) * 2**-23`` (twice the bound).
 * bfloat16 screening (``u16 = 2**-8``, fp32 accumulation, bf16 output): inputs ``2 u16 + u16**2``,
   accumulation ``(D + 4) * 2**-24``, output rounding ``u16 * (1 + 2 u16)``; we use the sum plus 10 %.
+* int8 screening: unit rows are quantised with one global scale ``s = max|a_k| / 127``
+  (``a = s q + e``, ``|e_k| <= s / 2``) and multiplied exactly in int32, so
+  ``|a.b - s^2 q_a.q_b| <= s / 2 (|a|_1 + |b|_1) + D s^2 / 4 <= s L1max + D s^2 / 4`` where ``L1max`` is the
+  largest L1 norm of a unit row; we add 1e-6 for the float64 evaluation of the bound.
 
 Definition of the exact distance: ``d(a, b) = 1 - <a / |a|, b / |b|>`` evaluated in float64 from the given
 float32 (or float64) vectors.
@@ -40,14 +46,16 @@ __all__ = [
     "balanced_row_shards",
     "connected_components",
     "exact_distances",
+    "int8_margin",
     "neighbour_pairs",
     "neighbour_pairs_distributed",
     "screening_margin",
     "tile_size_for_memory",
 ]
 
-ScreenDtype = Literal["auto", "bfloat16", "float32"]
+ScreenDtype = Literal["auto", "int8", "bfloat16", "float32"]
 _DEFAULT_MEMORY = 1 << 30  # 1 GiB for tiles
+_CHUNK = 65536  # rows per normalisation chunk
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,8 @@ class NeighbourPairs:
 
 
 def screening_margin(dim: int, dtype: Literal["bfloat16", "float32"]) -> float:
-    """Upper bound on ``|screened similarity - exact similarity|`` for unit vectors of dimension ``dim``."""
+    """Upper bound on ``|screened similarity - exact similarity|`` for unit vectors of dimension ``dim``
+    (floating-point screening; the int8 bound depends on the data, see :func:`int8_margin`)."""
     acc = (dim + 4) * 2.0 ** -24
     if dtype == "float32":
         return 2.0 * acc
@@ -79,6 +88,11 @@ def screening_margin(dim: int, dtype: Literal["bfloat16", "float32"]) -> float:
         u = 2.0 ** -8
         return 1.1 * ((2 * u + u * u) + acc + u * (1 + 2 * u))
     raise ConfigError(f"screen dtype must be 'bfloat16' or 'float32', got {dtype!r}")
+
+
+def int8_margin(scale: float, l1max: float, dim: int) -> float:
+    """Bound on ``|a.b - scale^2 q_a.q_b|`` for int8 screening (module docstring)."""
+    return scale * l1max + dim * scale * scale / 4.0 + 1e-6
 
 
 def tile_size_for_memory(memory_bytes: int, n: int) -> tuple[int, int]:
@@ -98,28 +112,42 @@ def tile_size_for_memory(memory_bytes: int, n: int) -> tuple[int, int]:
     return rows, cols
 
 
-def _unit_rows(x: np.ndarray, what: str, dtype: Any, device: str) -> tuple[np.ndarray, Any]:
-    """float64 row norms of ``x`` (N, D) and its unit rows as a torch tensor of ``dtype`` on ``device``.
+def _row_stats(x: np.ndarray, what: str) -> tuple[np.ndarray, float, float]:
+    """float64 row norms of ``x`` (N, D), and the largest |entry| and L1 norm of its unit rows.
 
-    Rows are normalised in float64 and rounded once to ``dtype``, chunk by chunk, so no full-size float32 or
-    float64 copy is made (at N = 1,000,000 x 512 that would be 2-4 GB). Zero or non-finite rows are errors.
+    Zero or non-finite rows are errors. Works chunk by chunk (no full-size copy).
     """
-    import torch
-
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise ConfigError(f"{what}: expected a non-empty (N, D) embedding matrix, got shape {x.shape}")
     norms = np.empty(x.shape[0], dtype=np.float64)
-    out = torch.empty(tuple(x.shape), dtype=dtype, device=device)
-    step = 65536
-    for s in range(0, x.shape[0], step):
-        blk = np.asarray(x[s:s + step], dtype=np.float64)
+    maxabs = 0.0
+    l1max = 0.0
+    for s in range(0, x.shape[0], _CHUNK):
+        blk = np.asarray(x[s:s + _CHUNK], dtype=np.float64)
         nb = np.sqrt(np.einsum("ij,ij->i", blk, blk))
         bad = np.flatnonzero(~np.isfinite(nb) | (nb == 0))
         if bad.size:
             raise ConfigError(f"{what}: embedding row {s + int(bad[0])} is zero or not finite")
-        norms[s:s + step] = nb
-        out[s:s + step] = torch.from_numpy(blk / nb[:, None]).to(device=device, dtype=dtype)
-    return norms, out
+        norms[s:s + _CHUNK] = nb
+        u = np.abs(blk / nb[:, None])
+        maxabs = max(maxabs, float(u.max()))
+        l1max = max(l1max, float(u.sum(axis=1).max()))
+    return norms, maxabs, l1max
+
+
+def _unit_tensor(x: np.ndarray, norms: np.ndarray, dtype: Any, device: str, scale: float | None) -> Any:
+    """Unit rows of ``x`` as a torch tensor of ``dtype`` on ``device``: rounded once from float64, or for
+    int8 quantised as ``round(a / scale)``. Built chunk by chunk (no full-size float copy: at
+    N = 1,000,000 x 512 that would be 2-4 GB)."""
+    import torch
+
+    out = torch.empty(tuple(x.shape), dtype=dtype, device=device)
+    for s in range(0, x.shape[0], _CHUNK):
+        u = np.asarray(x[s:s + _CHUNK], dtype=np.float64) / norms[s:s + _CHUNK, None]
+        if scale is not None:
+            u = np.clip(np.rint(u / scale), -127, 127).astype(np.int8)
+        out[s:s + _CHUNK] = torch.from_numpy(u).to(device=device, dtype=dtype)
+    return out
 
 
 def exact_distances(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray,
@@ -136,11 +164,11 @@ def exact_distances(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray,
     return out
 
 
-def _resolve_dtype(screen_dtype: ScreenDtype, device: str) -> Literal["bfloat16", "float32"]:
+def _resolve_dtype(screen_dtype: ScreenDtype, device: str) -> Literal["int8", "bfloat16", "float32"]:
     if screen_dtype == "auto":
-        return "bfloat16" if device == "cpu" else "float32"
-    if screen_dtype not in ("bfloat16", "float32"):
-        raise ConfigError(f"screen_dtype must be 'auto', 'bfloat16' or 'float32', got {screen_dtype!r}")
+        return "int8" if device == "cpu" else "float32"
+    if screen_dtype not in ("int8", "bfloat16", "float32"):
+        raise ConfigError(f"screen_dtype must be 'auto', 'int8', 'bfloat16' or 'float32', got {screen_dtype!r}")
     return screen_dtype
 
 
@@ -187,41 +215,54 @@ def neighbour_pairs(
         raise ConfigError(f"threshold must be a cosine distance in (0, 2], got {threshold}")
     square = y is None
     dtype = _resolve_dtype(screen_dtype, device)
-    tdtype = torch.bfloat16 if dtype == "bfloat16" else torch.float32
+    tdtype = {"int8": torch.int8, "bfloat16": torch.bfloat16, "float32": torch.float32}[dtype]
     if not square:
         assert y is not None
         if y.ndim != 2 or x.ndim != 2 or y.shape[1] != x.shape[1]:
             raise ConfigError(f"pool embeddings have shape {y.shape}, expected (M, {x.shape[-1]})")
+    xn, x_max, x_l1 = _row_stats(x, "embeddings")
+    yn, y_max, y_l1, y_src = (xn, x_max, x_l1, x) if square else (*_row_stats(y, "pool embeddings"), y)  # type: ignore[arg-type]
+    n_x, n_y = int(x.shape[0]), int(y_src.shape[0])
+    start, stop = (0, n_x) if row_range is None else (int(row_range[0]), int(row_range[1]))
+    if not 0 <= start <= stop <= n_x:
+        raise ConfigError(f"row_range {row_range} is outside [0, {n_x}]")
+    scale = max(x_max, y_max) / 127.0 if dtype == "int8" else None
+    if scale is not None:
+        margin = int8_margin(scale, max(x_l1, y_l1), x.shape[1])
+    else:
+        margin = screening_margin(x.shape[1], dtype)  # type: ignore[arg-type]
+    s_lo = 1.0 - float(threshold) - margin  # screened similarity at or above this: candidate
+    rows_b, cols_b = tile_size_for_memory(memory_bytes, max(n_x, n_y))
     old_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(max(1, int(threads)))
     try:
-        xn, tx = _unit_rows(x, "embeddings", tdtype, device)
-        if square:
-            yn, ty, y_src = xn, tx, x
+        tx = _unit_tensor(x, xn, tdtype, device, scale)
+        ty = tx if square else _unit_tensor(y_src, yn, tdtype, device, scale)
+        np_bound: float | int | None = None  # compare on the CPU in numpy when possible (faster than torch)
+        if scale is not None:  # integer products: candidate iff q_a.q_b >= ceil(s_lo / scale^2) (minus 1 for
+            lo_val = torch.tensor(math.ceil(s_lo / (scale * scale)) - 1, dtype=torch.int32, device=device)  # rounding)
+            np_bound = int(lo_val) if device == "cpu" else None
+            out_dtype = torch.int32
         else:
-            assert y is not None
-            yn, ty = _unit_rows(y, "pool embeddings", tdtype, device)
-            y_src = y
-        n_x, n_y = int(tx.shape[0]), int(ty.shape[0])
-        start, stop = (0, n_x) if row_range is None else (int(row_range[0]), int(row_range[1]))
-        if not 0 <= start <= stop <= n_x:
-            raise ConfigError(f"row_range {row_range} is outside [0, {n_x}]")
-        margin = screening_margin(x.shape[1], dtype)
-        s_lo = 1.0 - float(threshold) - margin  # screened similarity at or above this: candidate
-        rows_b, cols_b = tile_size_for_memory(memory_bytes, max(n_x, n_y))
-        # Round the screening bound down to a representable value <= s_lo (candidates stay a superset):
-        # moving down by 2**-7 (one bf16 ulp in [1, 2), two in [0.5, 1)) before rounding to nearest suffices.
-        lo = torch.tensor(s_lo - (2.0 ** -7 if dtype == "bfloat16" else 2.0 ** -20), dtype=torch.float64).to(tdtype)
-        lo_val = lo.to(device)
-        int_bound = int(lo.view(torch.int16)) if (dtype == "bfloat16" and device == "cpu" and float(lo) > 0) else None
-        buf = torch.empty(rows_b * cols_b, dtype=tdtype, device=device)
+            # Round the bound down to a representable value <= s_lo (candidates stay a superset): moving
+            # down by 2**-7 (one bf16 ulp in [1, 2), two in [0.5, 1)) before rounding to nearest suffices.
+            step = 2.0 ** -7 if dtype == "bfloat16" else 2.0 ** -20
+            lo = torch.tensor(s_lo - step, dtype=torch.float64).to(tdtype)
+            lo_val = lo.to(device)
+            if dtype == "bfloat16" and device == "cpu" and float(lo) > 0:
+                np_bound = int(lo.view(torch.int16))  # positive bf16 values order like their int16 bits
+            out_dtype = tdtype
+        buf = torch.empty(rows_b * cols_b, dtype=out_dtype, device=device)
         ci: list[np.ndarray] = []
         cj: list[np.ndarray] = []
         with torch.inference_mode():
             for r0, r1, c0, c1 in _tiles(start, stop, n_y, rows_b, cols_b, square):
                 tile = buf[: (r1 - r0) * (c1 - c0)].view(r1 - r0, c1 - c0)
-                torch.mm(tx[r0:r1], ty[c0:c1].T, out=tile)  # reused buffer: no page faults per tile
+                if scale is not None:  # reused buffer: no page faults per tile
+                    torch._int_mm(tx[r0:r1], ty[c0:c1].T, out=tile)
+                else:
+                    torch.mm(tx[r0:r1], ty[c0:c1].T, out=tile)
                 if square and c0 < r1:  # diagonal block: keep only global column > global row
                     tile[:, : r1 - c0].triu_(diagonal=r0 - c0 + 1)
                 # row maxima first (a cheap pass), then compare only rows that have a candidate
@@ -229,8 +270,8 @@ def neighbour_pairs(
                 if rows_t.numel() == 0:
                     continue
                 sub = tile.index_select(0, rows_t)
-                if int_bound is not None:  # positive bf16 values order like their int16 bit patterns
-                    m = sub.view(torch.int16).numpy() >= int_bound
+                if np_bound is not None:
+                    m = (sub.view(torch.int16) if dtype == "bfloat16" else sub).numpy() >= np_bound
                 else:
                     m = (sub >= lo_val).cpu().numpy()
                 rows = rows_t.cpu().numpy()

@@ -27,7 +27,7 @@ def brute(x: np.ndarray, y: np.ndarray | None, t: float) -> tuple[np.ndarray, np
     return np.nonzero(mask)
 
 
-@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+@pytest.mark.parametrize("dtype", ["int8", "bfloat16", "float32"])
 @pytest.mark.parametrize("t", [0.25, 0.4, 1.05])
 def test_square_pairs_match_float64_brute_force(synth, dtype, t):
     x, _ = synth.planted(120, (1, 8), 64, spread=0.6, seed=1)
@@ -75,6 +75,24 @@ def test_pairs_at_the_threshold_are_decided_in_float64():
     np.testing.assert_array_equal(p.i, bi)
     np.testing.assert_array_equal(p.j, bj)
     assert 90 <= len(p) <= 110  # about half the planted pairs fall under the threshold
+
+
+def test_int8_screening_error_stays_inside_the_margin():
+    import torch
+
+    from bfrbench.refgroups.graph import _row_stats, _unit_tensor, int8_margin
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((400, 512)) * rng.uniform(0.2, 3.0, size=512)  # uneven dimensions
+    x[200:] = x[:200] + 0.3 * rng.standard_normal((200, 512))
+    norms, maxabs, l1 = _row_stats(x, "x")
+    scale = maxabs / 127
+    q = _unit_tensor(x, norms, torch.int8, "cpu", scale)
+    screened = torch._int_mm(q, q.T.contiguous()).numpy().astype(np.float64) * scale * scale
+    u = x / norms[:, None]
+    err = np.abs(screened - u @ u.T).max()
+    margin = int8_margin(scale, l1, 512)
+    assert 0 < err <= margin < 0.1
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
