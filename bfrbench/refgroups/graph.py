@@ -8,8 +8,9 @@ Scale without the N x N matrix: rows are processed in blocks; for row block ``[r
 ``>= r0`` are computed (upper triangle, symmetry), one ``rows x cols`` tile at a time, so memory is bounded
 by the tile size (``memory_bytes``). Each tile is a *screening* product in low precision: int8 with exact
 int32 accumulation by default on CPU (``torch._int_mm``, AVX-512 VNNI: about 2x the bfloat16 and 5x the
-float32 rate measured here), bfloat16 or float32 on request, float32 on GPUs. Per tile, row maxima are
-taken first and only rows that reach the screening bound are compared element-wise. Every pair whose
+float32 rate measured here), bfloat16 or float32 on request, float32 on GPUs. Per tile, maxima of
+256-column segments are taken first and only segments that reach the screening bound are compared
+element-wise. Every pair whose
 screened similarity is within a proven error margin of the threshold or above it becomes a candidate, and
 candidates are re-checked in float64. The result is exact: the same pairs as a float64 all-pairs
 computation.
@@ -129,9 +130,9 @@ def _row_stats(x: np.ndarray, what: str) -> tuple[np.ndarray, float, float]:
         if bad.size:
             raise ConfigError(f"{what}: embedding row {s + int(bad[0])} is zero or not finite")
         norms[s:s + _CHUNK] = nb
-        u = np.abs(blk / nb[:, None])
-        maxabs = max(maxabs, float(u.max()))
-        l1max = max(l1max, float(u.sum(axis=1).max()))
+        a = np.abs(blk)  # never in place: blk may be a view of the caller's array
+        maxabs = max(maxabs, float((a.max(axis=1) / nb).max()))
+        l1max = max(l1max, float((a.sum(axis=1) / nb).max()))
     return norms, maxabs, l1max
 
 
@@ -179,6 +180,46 @@ def _tiles(start: int, stop: int, ny: int, rows: int, cols: int,
         r1 = min(stop, r0 + rows)
         for c0 in range(r0 if square else 0, ny, cols):
             yield r0, r1, c0, min(ny, c0 + cols)
+
+
+_SEG = 256  # column segment width of the two-level candidate search
+
+
+def _tile_hits(tile: Any, lo_val: Any, np_bound: float | None, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """(row, col) positions in ``tile`` (R, C) with value >= the bound, as int64 arrays.
+
+    Two levels: maxima of ``_SEG``-column segments first (one pass over the tile), then an element-wise
+    compare only inside the few segments that reach the bound; columns past the last whole segment are
+    compared row-wise.
+    """
+    import torch
+
+    rows, cols = int(tile.shape[0]), int(tile.shape[1])
+    whole = (cols // _SEG) * _SEG
+    out_i: list[np.ndarray] = []
+    out_j: list[np.ndarray] = []
+    if whole:
+        seg = tile[:, :whole].reshape(rows, whole // _SEG, _SEG)
+        hit = torch.nonzero(seg.amax(dim=2) >= lo_val)
+        if hit.numel():
+            parts = seg[hit[:, 0], hit[:, 1]]  # (H, _SEG) copies of the segments with a candidate
+            if np_bound is not None:
+                m = (parts.view(torch.int16) if dtype == "bfloat16" else parts).numpy() >= np_bound
+            else:
+                m = (parts >= lo_val).cpu().numpy()
+            h, c = np.nonzero(m)
+            hn = hit.cpu().numpy().astype(np.int64)
+            out_i.append(hn[h, 0])
+            out_j.append(hn[h, 1] * _SEG + c)
+    if whole < cols:
+        rest = tile[:, whole:]
+        m = (rest >= lo_val).cpu().numpy()
+        r, c = np.nonzero(m)
+        out_i.append(r.astype(np.int64))
+        out_j.append(c.astype(np.int64) + whole)
+    if not out_i:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(out_i), np.concatenate(out_j)
 
 
 def neighbour_pairs(
@@ -265,19 +306,9 @@ def neighbour_pairs(
                     torch.mm(tx[r0:r1], ty[c0:c1].T, out=tile)
                 if square and c0 < r1:  # diagonal block: keep only global column > global row
                     tile[:, : r1 - c0].triu_(diagonal=r0 - c0 + 1)
-                # row maxima first (a cheap pass), then compare only rows that have a candidate
-                rows_t = torch.nonzero(tile.amax(dim=1) >= lo_val).flatten()
-                if rows_t.numel() == 0:
-                    continue
-                sub = tile.index_select(0, rows_t)
-                if np_bound is not None:
-                    m = (sub.view(torch.int16) if dtype == "bfloat16" else sub).numpy() >= np_bound
-                else:
-                    m = (sub >= lo_val).cpu().numpy()
-                rows = rows_t.cpu().numpy()
-                rr, cc = np.nonzero(m)
-                gi = rows[rr].astype(np.int64) + r0
-                gj = cc.astype(np.int64) + c0
+                gi, gj = _tile_hits(tile, lo_val, np_bound, dtype)
+                gi += r0
+                gj += c0
                 if square and c0 < r1:  # masked zeros are candidates when the bound is <= 0 (threshold ~>= 1)
                     keep = gj > gi
                     gi, gj = gi[keep], gj[keep]

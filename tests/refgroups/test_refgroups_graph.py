@@ -70,7 +70,9 @@ def test_pairs_at_the_threshold_are_decided_in_float64():
         cos = 1 - t - delta  # distance t + delta
         rows += [u, cos * u + np.sqrt(1 - cos ** 2) * w]
     x = np.asarray(rows)  # float64 input, exact decisions expected
+    before = x.copy()
     p = neighbour_pairs(x, threshold=t, memory_bytes=1 << 20)
+    np.testing.assert_array_equal(x, before)  # the input is never modified
     bi, bj = brute(x, None, t)
     np.testing.assert_array_equal(p.i, bi)
     np.testing.assert_array_equal(p.j, bj)
