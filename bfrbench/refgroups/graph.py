@@ -24,7 +24,7 @@ Exactness margins (``u`` = unit roundoff, vectors of unit norm, ``D`` = dimensio
 * int8 screening: unit rows are quantised with one global scale ``s = max|a_k| / 127``
   (``a = s q + e``, ``|e_k| <= s / 2``) and multiplied exactly in int32, so
   ``|a.b - s^2 q_a.q_b| <= s / 2 (|a|_1 + |b|_1) + D s^2 / 4 <= s L1max + D s^2 / 4`` where ``L1max`` is the
-  largest L1 norm of a unit row; we add 1e-6 for the float64 evaluation of the bound.
+  largest L1 norm of a unit row; we add a relative 1e-4 (``a / s`` is evaluated in float32) and 1e-6.
 
 Definition of the exact distance: ``d(a, b) = 1 - <a / |a|, b / |b|>`` evaluated in float64 from the given
 float32 (or float64) vectors.
@@ -92,8 +92,9 @@ def screening_margin(dim: int, dtype: Literal["bfloat16", "float32"]) -> float:
 
 
 def int8_margin(scale: float, l1max: float, dim: int) -> float:
-    """Bound on ``|a.b - scale^2 q_a.q_b|`` for int8 screening (module docstring)."""
-    return scale * l1max + dim * scale * scale / 4.0 + 1e-6
+    """Bound on ``|a.b - scale^2 q_a.q_b|`` for int8 screening (module docstring), with a relative slack
+    of 1e-4 for computing ``a / scale`` in float32 (error <= 127 * 2**-22 per entry, far below it)."""
+    return (scale * l1max + dim * scale * scale / 4.0) * (1.0 + 1e-4) + 1e-6
 
 
 def tile_size_for_memory(memory_bytes: int, n: int) -> tuple[int, int]:
@@ -113,41 +114,58 @@ def tile_size_for_memory(memory_bytes: int, n: int) -> tuple[int, int]:
     return rows, cols
 
 
+def _chunk_tensor(x: np.ndarray, s: int) -> Any:
+    import torch
+
+    blk = np.asarray(x[s:s + _CHUNK])
+    if blk.dtype not in (np.float32, np.float64) or not blk.flags.writeable:  # memory-mapped: copy the chunk
+        blk = blk.astype(np.float32 if blk.dtype not in (np.float32, np.float64) else blk.dtype)
+    return torch.from_numpy(np.ascontiguousarray(blk))
+
+
 def _row_stats(x: np.ndarray, what: str) -> tuple[np.ndarray, float, float]:
     """float64 row norms of ``x`` (N, D), and the largest |entry| and L1 norm of its unit rows.
 
-    Zero or non-finite rows are errors. Works chunk by chunk (no full-size copy).
+    Zero or non-finite rows are errors. Works chunk by chunk in torch (multi-threaded, no full-size copy;
+    norms and L1 sums accumulate in float64).
     """
+    import torch
+
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise ConfigError(f"{what}: expected a non-empty (N, D) embedding matrix, got shape {x.shape}")
     norms = np.empty(x.shape[0], dtype=np.float64)
     maxabs = 0.0
     l1max = 0.0
     for s in range(0, x.shape[0], _CHUNK):
-        blk = np.asarray(x[s:s + _CHUNK], dtype=np.float64)
-        nb = np.sqrt(np.einsum("ij,ij->i", blk, blk))
+        t = _chunk_tensor(x, s)
+        nb = torch.linalg.vector_norm(t, dim=1, dtype=torch.float64).numpy()
         bad = np.flatnonzero(~np.isfinite(nb) | (nb == 0))
         if bad.size:
             raise ConfigError(f"{what}: embedding row {s + int(bad[0])} is zero or not finite")
         norms[s:s + _CHUNK] = nb
-        a = np.abs(blk)  # never in place: blk may be a view of the caller's array
-        maxabs = max(maxabs, float((a.max(axis=1) / nb).max()))
-        l1max = max(l1max, float((a.sum(axis=1) / nb).max()))
+        a = t.abs()  # a new tensor: the caller's array is never modified
+        maxabs = max(maxabs, float((a.amax(dim=1).double().numpy() / nb).max()))
+        l1max = max(l1max, float((a.sum(dim=1, dtype=torch.float64).numpy() / nb).max()))
     return norms, maxabs, l1max
 
 
 def _unit_tensor(x: np.ndarray, norms: np.ndarray, dtype: Any, device: str, scale: float | None) -> Any:
     """Unit rows of ``x`` as a torch tensor of ``dtype`` on ``device``: rounded once from float64, or for
-    int8 quantised as ``round(a / scale)``. Built chunk by chunk (no full-size float copy: at
-    N = 1,000,000 x 512 that would be 2-4 GB)."""
+    int8 quantised as ``round(a / scale)`` (evaluated in float32; the relative slack in
+    :func:`int8_margin` covers that). Built chunk by chunk (no full-size float copy: at N = 1,000,000 x 512
+    that would be 2-4 GB)."""
     import torch
 
     out = torch.empty(tuple(x.shape), dtype=dtype, device=device)
     for s in range(0, x.shape[0], _CHUNK):
-        u = np.asarray(x[s:s + _CHUNK], dtype=np.float64) / norms[s:s + _CHUNK, None]
+        t = _chunk_tensor(x, s)
+        nb = torch.from_numpy(norms[s:s + _CHUNK])
         if scale is not None:
-            u = np.clip(np.rint(u / scale), -127, 127).astype(np.int8)
-        out[s:s + _CHUNK] = torch.from_numpy(u).to(device=device, dtype=dtype)
+            f = (1.0 / (nb * scale)).float()[:, None]
+            q = torch.round(t.float() * f).clamp_(-127, 127).to(torch.int8)
+            out[s:s + _CHUNK] = q.to(device)
+        else:
+            out[s:s + _CHUNK] = (t.double() / nb[:, None]).to(device=device, dtype=dtype)
     return out
 
 
@@ -252,6 +270,21 @@ def neighbour_pairs(
     """
     import torch
 
+    old_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(max(1, int(threads)))
+    try:
+        return _pairs(x, y, float(threshold), memory_bytes, device, screen_dtype, row_range)
+    finally:
+        if threads is not None:
+            torch.set_num_threads(old_threads)
+
+
+def _pairs(x: np.ndarray, y: np.ndarray | None, threshold: float, memory_bytes: int, device: str,
+           screen_dtype: ScreenDtype, row_range: tuple[int, int] | None) -> NeighbourPairs:
+    """Body of :func:`neighbour_pairs` (torch threads already set)."""
+    import torch
+
     if not (0.0 < float(threshold) <= 2.0):
         raise ConfigError(f"threshold must be a cosine distance in (0, 2], got {threshold}")
     square = y is None
@@ -262,7 +295,8 @@ def neighbour_pairs(
         if y.ndim != 2 or x.ndim != 2 or y.shape[1] != x.shape[1]:
             raise ConfigError(f"pool embeddings have shape {y.shape}, expected (M, {x.shape[-1]})")
     xn, x_max, x_l1 = _row_stats(x, "embeddings")
-    yn, y_max, y_l1, y_src = (xn, x_max, x_l1, x) if square else (*_row_stats(y, "pool embeddings"), y)  # type: ignore[arg-type]
+    yn, y_max, y_l1, y_src = ((xn, x_max, x_l1, x) if square
+                              else (*_row_stats(y, "pool embeddings"), y))  # type: ignore[arg-type]
     n_x, n_y = int(x.shape[0]), int(y_src.shape[0])
     start, stop = (0, n_x) if row_range is None else (int(row_range[0]), int(row_range[1]))
     if not 0 <= start <= stop <= n_x:
@@ -274,49 +308,42 @@ def neighbour_pairs(
         margin = screening_margin(x.shape[1], dtype)  # type: ignore[arg-type]
     s_lo = 1.0 - float(threshold) - margin  # screened similarity at or above this: candidate
     rows_b, cols_b = tile_size_for_memory(memory_bytes, max(n_x, n_y))
-    old_threads = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(max(1, int(threads)))
-    try:
-        tx = _unit_tensor(x, xn, tdtype, device, scale)
-        ty = tx if square else _unit_tensor(y_src, yn, tdtype, device, scale)
-        np_bound: float | int | None = None  # compare on the CPU in numpy when possible (faster than torch)
-        if scale is not None:  # integer products: candidate iff q_a.q_b >= ceil(s_lo / scale^2) (minus 1 for
-            lo_val = torch.tensor(math.ceil(s_lo / (scale * scale)) - 1, dtype=torch.int32, device=device)  # rounding)
-            np_bound = int(lo_val) if device == "cpu" else None
-            out_dtype = torch.int32
-        else:
-            # Round the bound down to a representable value <= s_lo (candidates stay a superset): moving
-            # down by 2**-7 (one bf16 ulp in [1, 2), two in [0.5, 1)) before rounding to nearest suffices.
-            step = 2.0 ** -7 if dtype == "bfloat16" else 2.0 ** -20
-            lo = torch.tensor(s_lo - step, dtype=torch.float64).to(tdtype)
-            lo_val = lo.to(device)
-            if dtype == "bfloat16" and device == "cpu" and float(lo) > 0:
-                np_bound = int(lo.view(torch.int16))  # positive bf16 values order like their int16 bits
-            out_dtype = tdtype
-        buf = torch.empty(rows_b * cols_b, dtype=out_dtype, device=device)
-        ci: list[np.ndarray] = []
-        cj: list[np.ndarray] = []
-        with torch.inference_mode():
-            for r0, r1, c0, c1 in _tiles(start, stop, n_y, rows_b, cols_b, square):
-                tile = buf[: (r1 - r0) * (c1 - c0)].view(r1 - r0, c1 - c0)
-                if scale is not None:  # reused buffer: no page faults per tile
-                    torch._int_mm(tx[r0:r1], ty[c0:c1].T, out=tile)
-                else:
-                    torch.mm(tx[r0:r1], ty[c0:c1].T, out=tile)
-                if square and c0 < r1:  # diagonal block: keep only global column > global row
-                    tile[:, : r1 - c0].triu_(diagonal=r0 - c0 + 1)
-                gi, gj = _tile_hits(tile, lo_val, np_bound, dtype)
-                gi += r0
-                gj += c0
-                if square and c0 < r1:  # masked zeros are candidates when the bound is <= 0 (threshold ~>= 1)
-                    keep = gj > gi
-                    gi, gj = gi[keep], gj[keep]
-                ci.append(gi)
-                cj.append(gj)
-    finally:
-        if threads is not None:
-            torch.set_num_threads(old_threads)
+    tx = _unit_tensor(x, xn, tdtype, device, scale)
+    ty = tx if square else _unit_tensor(y_src, yn, tdtype, device, scale)
+    np_bound: float | int | None = None  # compare on the CPU in numpy when possible (faster than torch)
+    if scale is not None:  # integer products: candidate iff q_a.q_b >= ceil(s_lo / scale^2) (minus 1 for
+        lo_val = torch.tensor(math.ceil(s_lo / (scale * scale)) - 1, dtype=torch.int32, device=device)  # rounding)
+        np_bound = int(lo_val) if device == "cpu" else None
+        out_dtype = torch.int32
+    else:
+        # Round the bound down to a representable value <= s_lo (candidates stay a superset): moving
+        # down by 2**-7 (one bf16 ulp in [1, 2), two in [0.5, 1)) before rounding to nearest suffices.
+        step = 2.0 ** -7 if dtype == "bfloat16" else 2.0 ** -20
+        lo = torch.tensor(s_lo - step, dtype=torch.float64).to(tdtype)
+        lo_val = lo.to(device)
+        if dtype == "bfloat16" and device == "cpu" and float(lo) > 0:
+            np_bound = int(lo.view(torch.int16))  # positive bf16 values order like their int16 bits
+        out_dtype = tdtype
+    buf = torch.empty(rows_b * cols_b, dtype=out_dtype, device=device)
+    ci: list[np.ndarray] = []
+    cj: list[np.ndarray] = []
+    with torch.inference_mode():
+        for r0, r1, c0, c1 in _tiles(start, stop, n_y, rows_b, cols_b, square):
+            tile = buf[: (r1 - r0) * (c1 - c0)].view(r1 - r0, c1 - c0)
+            if scale is not None:  # reused buffer: no page faults per tile
+                torch._int_mm(tx[r0:r1], ty[c0:c1].T, out=tile)
+            else:
+                torch.mm(tx[r0:r1], ty[c0:c1].T, out=tile)
+            if square and c0 < r1:  # diagonal block: keep only global column > global row
+                tile[:, : r1 - c0].triu_(diagonal=r0 - c0 + 1)
+            gi, gj = _tile_hits(tile, lo_val, np_bound, dtype)
+            gi += r0
+            gj += c0
+            if square and c0 < r1:  # masked zeros are candidates when the bound is <= 0 (threshold ~>= 1)
+                keep = gj > gi
+                gi, gj = gi[keep], gj[keep]
+            ci.append(gi)
+            cj.append(gj)
     i = np.concatenate(ci) if ci else np.zeros(0, np.int64)
     j = np.concatenate(cj) if cj else np.zeros(0, np.int64)
     dist = exact_distances(x, y_src, i, j, xn, yn)
