@@ -173,7 +173,7 @@ def exact_distances(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray,
                     x_norms: np.ndarray | None = None, y_norms: np.ndarray | None = None) -> np.ndarray:
     """float64 cosine distances ``1 - cos(x[i], y[j])`` for index arrays ``i``, ``j`` of shape (P,)."""
     out = np.empty(i.shape[0], dtype=np.float64)
-    step = 1 << 16
+    step = 1 << 13  # 8192 pairs: two (8192, D) float64 gathers, 32 MiB each at D = 512
     for s in range(0, i.shape[0], step):
         a = np.asarray(x[i[s:s + step]], dtype=np.float64)
         b = np.asarray(y[j[s:s + step]], dtype=np.float64)
