@@ -11,7 +11,8 @@ measured per process; the input matrix is included):
 
 * ``plain``: float32 numpy, row blocks of 2048 against all later columns, ``np.nonzero``, scipy
   connected components: the "plain blocked" baseline the issue measured (~26 s for 70k on one thread);
-* ``fast``: :func:`bfrbench.refgroups.neighbour_pairs` (bfloat16 screening + float64 re-check, exact)
+* ``fast``: :func:`bfrbench.refgroups.neighbour_pairs` (int8 screening with a proven error bound +
+  float64 re-check of the candidates, exact)
   and :func:`bfrbench.refgroups.connected_components` (vectorised union-find).
 
 Reported: seconds, peak RSS, pairs, pairwise precision/recall of the recovered identities against the
