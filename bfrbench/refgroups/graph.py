@@ -149,23 +149,24 @@ def _row_stats(x: np.ndarray, what: str) -> tuple[np.ndarray, float, float]:
     return norms, maxabs, l1max
 
 
-def _unit_tensor(x: np.ndarray, norms: np.ndarray, dtype: Any, device: str, scale: float | None) -> Any:
+def _unit_tensor(x: np.ndarray, norms: np.ndarray, dtype: Any, device: str, scale: float | None,
+                 length: int | None = None) -> Any:
     """Unit rows of ``x`` as a torch tensor of ``dtype`` on ``device``: rounded once from float64, or for
     int8 quantised as ``round(a / scale)`` (evaluated in float32; the relative slack in
     :func:`int8_margin` covers that). Built chunk by chunk (no full-size float copy: at N = 1,000,000 x 512
-    that would be 2-4 GB)."""
+    that would be 2-4 GB). Rows past ``x`` up to ``length`` are zeros (padding to whole tiles)."""
     import torch
 
-    out = torch.empty(tuple(x.shape), dtype=dtype, device=device)
+    out = torch.zeros((max(int(length or 0), x.shape[0]), x.shape[1]), dtype=dtype, device=device)
     for s in range(0, x.shape[0], _CHUNK):
         t = _chunk_tensor(x, s)
         nb = torch.from_numpy(norms[s:s + _CHUNK])
         if scale is not None:
             f = (1.0 / (nb * scale)).float()[:, None]
             q = torch.round(t.float() * f).clamp_(-127, 127).to(torch.int8)
-            out[s:s + _CHUNK] = q.to(device)
+            out[s:s + t.shape[0]] = q.to(device)
         else:
-            out[s:s + _CHUNK] = (t.double() / nb[:, None]).to(device=device, dtype=dtype)
+            out[s:s + t.shape[0]] = (t.double() / nb[:, None]).to(device=device, dtype=dtype)
     return out
 
 
@@ -308,8 +309,13 @@ def _pairs(x: np.ndarray, y: np.ndarray | None, threshold: float, memory_bytes: 
         margin = screening_margin(x.shape[1], dtype)  # type: ignore[arg-type]
     s_lo = 1.0 - float(threshold) - margin  # screened similarity at or above this: candidate
     rows_b, cols_b = tile_size_for_memory(memory_bytes, max(n_x, n_y))
-    tx = _unit_tensor(x, xn, tdtype, device, scale)
-    ty = tx if square else _unit_tensor(y_src, yn, tdtype, device, scale)
+    # Zero-pad to whole row blocks so that tiles come in few shapes (rows_b x multiples of rows_b): the
+    # GEMM libraries keep per-shape state, and ~500 distinct shapes cost GBs at N = 1,000,000.
+    grain = rows_b
+    ny_pad = -(-n_y // grain) * grain
+    nx_pad = max(-(-stop // grain) * grain + grain, ny_pad + grain if square else 0)
+    tx = _unit_tensor(x, xn, tdtype, device, scale, nx_pad)
+    ty = tx if square else _unit_tensor(y_src, yn, tdtype, device, scale, ny_pad)
     np_bound: float | int | None = None  # compare on the CPU in numpy when possible (faster than torch)
     if scale is not None:  # integer products: candidate iff q_a.q_b >= ceil(s_lo / scale^2) (minus 1 for
         lo_val = torch.tensor(math.ceil(s_lo / (scale * scale)) - 1, dtype=torch.int32, device=device)  # rounding)
@@ -328,7 +334,8 @@ def _pairs(x: np.ndarray, y: np.ndarray | None, threshold: float, memory_bytes: 
     ci: list[np.ndarray] = []
     cj: list[np.ndarray] = []
     with torch.inference_mode():
-        for r0, r1, c0, c1 in _tiles(start, stop, n_y, rows_b, cols_b, square):
+        for r0, _, c0, c1 in _tiles(start, stop, ny_pad, rows_b, cols_b, square):
+            r1 = r0 + rows_b  # padded: rows past ``stop`` are dropped below
             tile = buf[: (r1 - r0) * (c1 - c0)].view(r1 - r0, c1 - c0)
             if scale is not None:  # reused buffer: no page faults per tile
                 torch._int_mm(tx[r0:r1], ty[c0:c1].T, out=tile)
@@ -339,9 +346,11 @@ def _pairs(x: np.ndarray, y: np.ndarray | None, threshold: float, memory_bytes: 
             gi, gj = _tile_hits(tile, lo_val, np_bound, dtype)
             gi += r0
             gj += c0
-            if square and c0 < r1:  # masked zeros are candidates when the bound is <= 0 (threshold ~>= 1)
-                keep = gj > gi
-                gi, gj = gi[keep], gj[keep]
+            # padding rows/columns, and masked zeros (candidates when the bound is <= 0, threshold ~>= 1)
+            keep = (gi < stop) & (gj < n_y)
+            if square and c0 < r1:
+                keep &= gj > gi
+            gi, gj = gi[keep], gj[keep]
             ci.append(gi)
             cj.append(gj)
     i = np.concatenate(ci) if ci else np.zeros(0, np.int64)
