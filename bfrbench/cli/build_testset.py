@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 EXIT_SOME_FAILED = 3
@@ -30,6 +31,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--lq-only", action="store_true",
                    help="register a real-world set: inputs are LQ already (no HQ, no degradation)")
     p.add_argument("--name", default=None, help="test-set name (default: the --out folder name)")
+    p.add_argument("--refgroups", default=None, metavar="DIR",
+                   help="attach references from a 'bfrbench build refgroups' folder (refs/, references.parquet)")
+    p.add_argument("--max-refs", type=int, default=None, metavar="K",
+                   help="with --refgroups: keep the first K references of each image (default: all)")
+    p.add_argument("--ref-link", choices=("copy", "hardlink", "symlink"), default="copy",
+                   help="with --refgroups: how reference files enter refs/ (default copy)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 
@@ -41,15 +48,27 @@ def run(args: argparse.Namespace) -> int:
     which = args.preset or args.recipe
     if which is None and not args.lq_only:
         raise ConfigError("give --preset NAME or --recipe FILE (or --lq-only for a real-world set)")
+    if args.max_refs is not None and args.refgroups is None:
+        raise ConfigError("--max-refs needs --refgroups DIR")
+    if args.refgroups is not None and not (Path(args.refgroups) / "refgroups.json").is_file():
+        raise ConfigError(f"--refgroups {args.refgroups}: not a reference-groups folder (no refgroups.json)")
     res = build_testset(which, args.src, args.out, seed=args.seed, limit=args.limit, workers=args.workers,
                         scheduler=args.scheduler, lq_only=args.lq_only, name=args.name)
+    attached = None
+    if args.refgroups is not None:
+        from bfrbench.refgroups import attach_references
+
+        attached = attach_references(args.out, args.refgroups, max_refs=args.max_refs, link=args.ref_link)
     if args.json:
         from bfrbench.cli import print_json
 
-        print_json(res.to_dict())
+        print_json({**res.to_dict(), **({"references": attached} if attached is not None else {})})
     else:
         print(f"{res.out}: {res.ok} images ({res.resumed} kept from an earlier run), {res.failed} failed; "
               f"preset {res.preset}; manifest sha256 {res.manifest_sha256[:12]}")
+        if attached is not None:
+            print(f"references: {attached['with_refs']} of {attached['ids']} images have references "
+                  f"({attached['ref_files']} files in refs/)")
     for f in res.failures:
         print(f"bfrbench: skipped {f['input']}: {f['reason']}", file=sys.stderr)
     return EXIT_SOME_FAILED if res.failed else 0

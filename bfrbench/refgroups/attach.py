@@ -132,5 +132,29 @@ def attach_references(testset_dir: str | os.PathLike[str], refgroups_dir: str | 
                       "ref_ids": pa.array([rids[k] for k in order], pa.list_(pa.string()))})
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
-    atomic_write_bytes(ts / "references.parquet", sink.getvalue().to_pybytes())
-    return {"ids": len(manifest), "with_refs": len(ids), "ref_files": len(placed)}
+    ref_bytes = sink.getvalue().to_pybytes()
+    atomic_write_bytes(ts / "references.parquet", ref_bytes)
+    counts = {"ids": len(manifest), "with_refs": len(ids), "ref_files": len(placed)}
+    _record(ts, rg, ref_bytes, max_refs=max_refs, splits=splits, link=link, counts=counts)
+    return counts
+
+
+def _record(ts: Path, rg: Path, ref_bytes: bytes, **info: object) -> None:
+    """Note the attachment in ``TESTSET/testset.json`` (key ``references``) so runs can cite it."""
+    from bfrbench.io import atomic_write_json, sha256_bytes, sha256_file
+
+    meta_path = ts / "testset.json"
+    if not meta_path.is_file():  # a bare folder with only manifest.parquet: nothing to annotate
+        return
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{meta_path}: unreadable: {exc}") from None
+    meta["references"] = {
+        "refgroups": str(rg.resolve()),
+        "refgroups_json_sha256": sha256_file(rg / "refgroups.json"),
+        "refgroups_references_sha256": sha256_file(rg / "references.parquet"),
+        "references_parquet_sha256": sha256_bytes(ref_bytes),
+        **{k: (list(v) if isinstance(v, tuple) else v) for k, v in info.items()},
+    }
+    atomic_write_json(meta_path, meta)

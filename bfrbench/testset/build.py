@@ -299,7 +299,9 @@ def build_testset(
     mbytes = manifest_bytes(rows, columns)
     atomic_write_bytes(out_dir / "manifest.parquet", mbytes)
     result.manifest_sha256 = _sha(mbytes)
+    kept = _previous_references(out_dir)
     atomic_write_json(out_dir / "testset.json", {
+        **kept,
         "kind": "testset", "format_version": FORMAT_VERSION, "name": result.name, "preset": preset,
         "recipe": recipe_dict, "recipe_sha256": recipe_sha, "seed": int(seed), "size": size,
         "min_size": min_size, "lq_only": bool(lq_only), "hq_resize": HQ_RESIZE_POLICY,
@@ -308,6 +310,19 @@ def build_testset(
         "manifest_sha256": result.manifest_sha256, "environment": environment(),
     })
     return result
+
+
+def _previous_references(out_dir: Path) -> dict[str, Any]:
+    """The ``references`` record of an earlier build in ``out_dir`` (attached references survive a resume)."""
+    import json
+
+    try:
+        prev = json.loads((out_dir / "testset.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if isinstance(prev, dict) and "references" in prev and (out_dir / "references.parquet").is_file():
+        return {"references": prev["references"]}
+    return {}
 
 
 def read_testset_json(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -124,3 +126,66 @@ def test_missing_reference_file_is_a_check_problem(folder_build, tmp_path):
     victim = pd.read_parquet(copy / "references.parquet")["ref_images"][0][0]
     (moved / victim).unlink()
     assert any("reference file missing" in p and victim in p for p in check_refgroups(copy))
+
+
+def test_build_testset_cli_attaches_references_and_runs_a_reference_method(folder_build, tmp_path, capsys):
+    import json
+
+    import cv2
+
+    from bfrbench.cli import main
+    from bfrbench.methods import METHODS
+    from bfrbench.methods.runner import restore
+    from bfrbench.methods._base import Restorer
+
+    from bfrbench.io import read_image, write_png
+
+    faces, _, rg, _ = folder_build
+    src = tmp_path / "hq"  # 256 px copies (the test-set minimum) of the first 6 faces: matched by file stem
+    for f in sorted(faces.glob("*.png"))[:6]:
+        write_png(src / f.name, np.repeat(np.repeat(read_image(f), 4, axis=0), 4, axis=1))
+    ts = tmp_path / "ts"
+    args = ["build", "testset", "--preset", "gfpgan", "--src", str(src), "--out", str(ts),
+            "--refgroups", str(rg), "--max-refs", "2", "--json"]
+    assert main(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    table = pd.read_parquet(rg / "references.parquet")
+    want = {Path(g).stem: list(r) for g, r in zip(table["gt_image"], table["ref_images"])}
+    r = pd.read_parquet(ts / "references.parquet")
+    assert printed["references"] == {"ids": 6, "with_refs": len(r), "ref_files": len({p for ps in r["ref_paths"] for p in ps})}
+    assert len(r) == sum(1 for p in src.glob("*.png") if p.stem in want)
+    assert len(r) >= 1
+    for item, ids in zip(r["id"], r["ref_ids"]):
+        assert list(ids) == want[item][:2]
+    meta = json.loads((ts / "testset.json").read_text())
+    assert meta["references"]["max_refs"] == 2 and meta["references"]["counts"]["with_refs"] == len(r)
+    # a resumed build keeps the record; references reach a reference method in stored order
+    assert main(args[:-5]) == 0
+    assert json.loads((ts / "testset.json").read_text())["references"] == meta["references"]
+    seen: dict[str, list[int]] = {}
+
+    class MeanRefs(Restorer):
+        name = "mean-refs"
+        uses_refs = True
+        max_refs = 4
+
+        def restore(self, lq, *, refs=None, seeds=None, context=None):
+            for ctx, rr in zip(context, refs):
+                seen[ctx["id"]] = [x.copy() for x in rr]
+            return lq.copy()
+
+    METHODS.register("mean-refs", MeanRefs)
+    try:
+        restore("mean-refs", ts, tmp_path / "run")
+    finally:
+        METHODS._entries.pop("mean-refs", None)
+
+    for item, paths in zip(r["id"], r["ref_paths"]):
+        # same references, same order; 64 px files enlarged to 512 with INTER_CUBIC (docs/artifacts.md)
+        want_px = [cv2.resize(read_image(ts / p), (512, 512), interpolation=cv2.INTER_CUBIC) for p in paths]
+        assert len(seen[item]) == 2 and all(np.array_equal(a, b) for a, b in zip(seen[item], want_px))
+    capsys.readouterr()
+    bad = ["build", "testset", "--preset", "gfpgan", "--src", str(src), "--out", str(tmp_path / "x")]
+    assert main(bad + ["--max-refs", "2"]) != 0 and "--max-refs needs --refgroups" in capsys.readouterr().err
+    assert main(bad + ["--refgroups", str(src)]) != 0 and "no refgroups.json" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # refused before any work
