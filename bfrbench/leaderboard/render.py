@@ -71,7 +71,8 @@ def _kind_mark(row: dict[str, Any]) -> str:
 
 def _cite(c: dict[str, str]) -> str:
     s = f"{c['paper']}, {c['table']}, p. {c['page']}"
-    return s + (f" <{c['url']}>" if c.get("url") else "")
+    s += f" <{c['url']}>" if c.get("url") else ""
+    return s + (f"; note: {c['note']}" if c.get("note") else "")
 
 
 def render_markdown(results: dict[str, Any]) -> str:
@@ -84,9 +85,11 @@ def render_markdown(results: dict[str, Any]) -> str:
              f"results `content_sha256` `{results['content_sha256'][:16]}`", "",
              "Rows marked *reproduced* were run by bfrbench from the artifacts named in `results.json` "
              "(verify with `bfrbench verify results.json`); rows marked *reported †* quote a paper (citations below) "
-             "and were not re-run. Values: mean [bootstrap 95% CI]; `*` / `**`: differs from the baseline "
-             f"`{s.get('baseline')}` with p < {s['statistics']['alpha']} / p < {s['statistics']['alpha'] / 10:g} "
-             "(paired bootstrap and Wilcoxon signed-rank both). Ranks: competition ranking with ties, per test set.", ""]
+             "and were not re-run. Values: mean [bootstrap 95% CI]"
+             + (f"; `*` / `**`: differs from the baseline `{s.get('baseline')}` with p < {s['statistics']['alpha']} / "
+                f"p < {s['statistics']['alpha'] / 10:g} (paired bootstrap and Wilcoxon signed-rank both). "
+                if s.get("baseline") else ". ")
+             + "Ranks: competition ranking with ties, per test set.", ""]
     citations: list[str] = []
     for ts in sorted({r["testset"] for r in results["rows"]}):
         rows = [r for r in results["rows"] if r["testset"] == ts]

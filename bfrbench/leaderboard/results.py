@@ -218,7 +218,9 @@ def build_results(suite: Suite, entries: list[Entry], *, out_dir: Path | None = 
         summary_metrics.update(d["summary"].get("metrics") or {})
     _add_paired(loaded, rows, suite, {s: _direction(s, suite, summary_metrics) for s in present})
     rows += [_reported_row(r) for r in suite.reported]
-    all_specs = list(dict.fromkeys(present + [k for r in suite.reported for k in sorted(r.values)]))
+    # reported-only metrics: in metric_info order, then in the order the rows give them
+    reported_specs = [k for r in suite.reported for k in r.values]
+    all_specs = list(dict.fromkeys(present + [k for k in suite.metric_info if k in reported_specs] + reported_specs))
     directions = {s: _direction(s, suite, summary_metrics) for s in all_specs}
     _add_ranks(rows, all_specs, directions, suite.main_score)
     rows.sort(key=lambda r: (r["testset"], r.get("rank") is None, r.get("rank") or 0, r["kind"], r["method"]))

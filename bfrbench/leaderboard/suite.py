@@ -295,9 +295,10 @@ def load_suite(suite: str | os.PathLike[str]) -> Suite:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: must hold a mapping at top level")
-    unknown = set(raw) - _TOP_KEYS
+    unknown = {k for k in raw if not (isinstance(k, str) and k.startswith("x-"))} - _TOP_KEYS  # x-*: YAML anchors
     if unknown:
-        raise _err(path, "top level", f"unknown keys {sorted(unknown)}; accepted: {sorted(_TOP_KEYS)}")
+        raise _err(path, "top level", f"unknown keys {sorted(unknown)}; accepted: {sorted(_TOP_KEYS)} "
+                                      "and x-* (ignored; for YAML anchors)")
     for req in ("name", "version", "main_score"):
         if req not in raw:
             raise _err(path, req, "is required")

@@ -34,10 +34,24 @@ def test_demo_results_consistent_with_rendered_files() -> None:
                 assert (s.path / rel).is_file(), rel
 
 
-def test_ffhq_ref_suite_has_no_invented_numbers() -> None:
+def test_ffhq_ref_reported_rows_cited_and_rendered_from_the_suite() -> None:
     s = load_suite("ffhq-ref")
-    readme = (s.path / "README.md").read_text()
-    if not s.reported:  # until the paper's table is transcribed, the README must say so
-        assert "TODO" in readme
+    assert s.reported, "the ReF-LDM Table 7 rows are transcribed in suite.yaml"
     for r in s.reported:
-        assert r.citation["paper"] and r.citation["table"] and r.citation["page"]
+        assert r.citation["paper"] and r.citation["table"] == "Table 7" and r.citation["page"]
+    res = json.loads((s.path / "results.json").read_text())
+    assert res["content_sha256"] == content_hash(res)
+    assert all(r["kind"] == "reported" for r in res["rows"])
+    # every number on the page is the one in suite.yaml, nothing added or dropped
+    got = {(r["method"], r["testset"], k): v["mean"] for r in res["rows"] for k, v in r["values"].items()}
+    want = {(r.method, r.testset, k): v for r in s.reported for k, v in r.values.items()}
+    assert got == want
+    assert {t for _, t, _ in want} == {"ffhq-ref-severe", "ffhq-ref-moderate", "celeba-test-ref"}
+    assert (s.path / "README.md").read_text() == render_markdown(res)
+    assert (s.path / "results.csv").read_text() == render_csv(res)
+    assert (s.path / "index.html").read_text() == render_html(res)
+    # ranked by the main score (IDS, higher is better) within each test set
+    for ts in ("ffhq-ref-severe", "ffhq-ref-moderate", "celeba-test-ref"):
+        rows = sorted((r for r in res["rows"] if r["testset"] == ts), key=lambda r: r["rank"])
+        ids = [r["values"]["ids:arcface"]["mean"] for r in rows]
+        assert ids == sorted(ids, reverse=True) and rows[0]["method"] == "ReF-LDM"
