@@ -109,13 +109,14 @@ def degrade_task(index: int) -> tuple[float, float]:
     return time.perf_counter() - w0, time.process_time() - c0
 
 
-def time_tasks(n: int, scheduler: str | None) -> tuple[float, float, float]:
+def time_tasks(n: int, scheduler: str | None, chunk_size: int | str | None = "auto") -> tuple[float, float, float]:
     """Run ``n`` tasks (in process when ``scheduler`` is None): elapsed s, summed in-task wall s and CPU s."""
     from bfrbench.distributed import run_tasks
 
     t0 = time.perf_counter()
     wall = cpu = 0.0
-    for res in run_tasks(degrade_task, list(range(n)), workers=1, scheduler=scheduler, show_progress=False):
+    for res in run_tasks(degrade_task, list(range(n)), workers=1, scheduler=scheduler, show_progress=False,
+                         chunk_size=chunk_size):
         if not isinstance(res, tuple):
             raise RuntimeError(f"task failed: {res}")
         wall, cpu = wall + res[0], cpu + res[1]
@@ -173,16 +174,19 @@ def main() -> None:
         mod.time_tasks(4, None)
         one: list[tuple[float, float, float]] = []
         two: list[tuple[float, float, float]] = []
+        two_unchunked: list[float] = []
         for _ in range(args.rounds):  # interleaved, so changes in machine load hit both alike
             one.append(mod.time_tasks(n, None))
-            two.append(mod.time_tasks(n, addr))
+            two.append(mod.time_tasks(n, addr))  # chunk_size="auto", as build_testset runs
+            two_unchunked.append(mod.time_tasks(n, addr, None)[0])
         e1, w1, c1 = (statistics.median(x[i] for x in one) for i in range(3))
         e2, w2, c2 = (statistics.median(x[i] for x in two) for i in range(3))
         busy1, busy2 = w1 / e1, w2 / (2 * e2)
         # on idle cores elapsed = CPU / busy; the projection removes the CPU share other processes take
         projected = (c1 / busy1) / (c2 / (2 * busy2))
         print(f"degrade tasks ({n} images, median of {args.rounds}): 1 worker {n / e1:.1f} img/s, "
-              f"2 dask workers {n / e2:.1f} img/s, measured scaling {e1 / e2:.2f}x (target >= 1.7x)")
+              f"2 dask workers {n / e2:.1f} img/s, measured scaling {e1 / e2:.2f}x (target >= 1.7x); "
+              f"one image per dask task instead of chunks: {e1 / statistics.median(two_unchunked):.2f}x")
         print(f"  workers busy in tasks {busy2:.0%} of the time (dask overhead {1 - busy2:.0%}); CPU per image "
               f"{1000 * c1 / n:.0f} ms in process, {1000 * c2 / n:.0f} ms in workers; CPU share while running "
               f"{c1 / w1:.0%} / {c2 / w2:.0%}; projected scaling on 2 idle cores {projected:.2f}x")

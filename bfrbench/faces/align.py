@@ -145,7 +145,7 @@ def align_folder(
              for p, i in zip(files, ids)]
     records: list[dict[str, Any]] = []
     for res in run_tasks(align_image_file, tasks, workers=workers, scheduler=scheduler, desc="align",
-                         show_progress=show_progress):
+                         show_progress=show_progress, chunk_size="auto"):
         if isinstance(res, TaskFailure):
             t: _Task = res.task
             records.append({"input": t.src, "id": t.item_id, "outputs": [], "faces": [], "status": "failed",

@@ -283,7 +283,7 @@ def build_testset(
     threads = cv2.getNumThreads()
     try:
         results = list(run_tasks(build_one, tasks, workers=workers, scheduler=scheduler, desc=f"build {preset}",
-                                 show_progress=show_progress))
+                                 show_progress=show_progress, chunk_size="auto"))
         for res in results:
             if isinstance(res, TaskFailure):
                 result.failures.append({"input": res.task["src"], "reason": res.error})
