@@ -15,7 +15,7 @@ Warnings (heuristics, documented in docs/refgroups.md):
 * more than 50 % of random image pairs fall under the threshold (most different people are merged: the
   threshold is certainly wrong for this embedder); more than 1 % in a collection of >= 1,000 images (for
   a collection of many people this means the threshold accepts strangers);
-* more than 25 % of sampled between-identity distances lie less than 0.1 above the threshold (the
+* more than 25 % of sampled between-identity distances lie less than 0.25 x threshold above it (the
   threshold cuts through the bulk of different-person distances instead of a gap);
 * the largest identity holds more than 5 % of the images (and more than 50 images): chaining merges
   different people;
@@ -76,6 +76,9 @@ def sample_distances(vectors: np.ndarray, labels: np.ndarray, *, seed: int,
     return out
 
 
+NEAR_BAND = 0.25  # "just above the threshold" = within NEAR_BAND * threshold above it
+
+
 def threshold_warnings(threshold: float, default: float | None, random_d: np.ndarray, sizes: np.ndarray,
                        n_images: int, n_pairs: int, between_d: np.ndarray | None = None) -> list[str]:
     """The warnings of the module docstring, as sentences."""
@@ -92,10 +95,13 @@ def threshold_warnings(threshold: float, default: float | None, random_d: np.nda
             w.append(f"threshold {threshold} may be too loose: {100 * frac:.1f}% of random image pairs are "
                      "under it")
     if between_d is not None and between_d.size >= 100:
-        near = float(((between_d >= threshold) & (between_d < threshold + 0.1)).mean())
+        # the band scales with the threshold: 0.1 for ArcFace's 0.4, 0.021 for dlib's 0.085 (dlib's distances
+        # are compressed: different people at ~0.17-0.20 are a clear gap above its threshold)
+        band = NEAR_BAND * threshold
+        near = float(((between_d >= threshold) & (between_d < threshold + band)).mean())
         if near > 0.25:
-            w.append(f"{100 * near:.0f}% of between-identity distances lie within 0.1 above threshold {threshold}: "
-                     "it cuts through different-person distances rather than a gap")
+            w.append(f"{100 * near:.0f}% of between-identity distances lie within {band:.3g} above threshold "
+                     f"{threshold}: it cuts through different-person distances rather than a gap")
     largest = int(sizes.max()) if sizes.size else 0
     if largest > max(50, 0.05 * n_images):
         w.append(f"the largest identity has {largest} images ({100 * largest / n_images:.1f}%): chaining probably "

@@ -177,3 +177,21 @@ def test_rebuild_replaces_outputs_and_foreign_folders_are_refused(planted_set, s
     (tmp_path / "foreign" / "keep.txt").write_text("mine")
     with pytest.raises(ConfigError, match="not empty"):
         build_from_embeddings(synth.table(x), tmp_path / "foreign", threshold=0.4, report=False)
+
+
+def test_near_threshold_warning_scales_with_the_threshold():
+    from bfrbench.refgroups.report import threshold_warnings
+
+    rng = np.random.default_rng(0)
+    none = np.zeros(0)
+    sizes = np.array([3, 1, 1])
+    arcface_between = rng.normal(1.0, 0.07, 2000)   # ArcFace impostor distances
+    dlib_between = rng.uniform(0.15, 0.22, 2000)    # dlib: different people ~0.17-0.20, threshold 0.085
+
+    def near(th, d):
+        return [m for m in threshold_warnings(th, th, none, sizes, 5000, 10, d) if "lie within" in m]
+
+    assert near(0.4, arcface_between) == [] and near(0.085, dlib_between) == []
+    hit = near(0.9, arcface_between)  # a threshold inside the impostor mass
+    assert len(hit) == 1 and "within 0.225 above threshold 0.9" in hit[0]
+    assert near(0.14, dlib_between)  # just under dlib's impostor mass: 0.14..0.175 holds > 25 %
