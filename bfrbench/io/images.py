@@ -8,7 +8,7 @@ Decoding policy (``read_image``), documented in ``docs/io.md``:
   - ``L``/``P``/``RGB``/``CMYK``/``YCbCr``: Pillow's ``convert("RGB")`` (palette expanded, gray replicated).
   - ``LA``/``PA``/``RGBA``: alpha composited over **white** (``alpha * c + (1 - alpha) * 255``, rounded).
   - 16-bit (``I;16``, ``I``) and 16-bit RGB PNG (decoded via OpenCV): scaled to 8 bits with
-    ``round(v / 257)``; 32-bit float ``F``: clipped to [0, 1] then ``round(v * 255)``.
+    ``round(v / 257)``; 32-bit float ``F``: clipped to [0, 1] then ``round(v * 255)`` (NaN/inf: ImageError).
 * Decompression-bomb limit: images with more than ``MAX_PIXELS`` (default 64 Mpx, env
   ``BFRBENCH_MAX_PIXELS``) are refused before decoding pixels.
 * Every failure raises :class:`~bfrbench.errors.ImageError` naming the file and the problem.
@@ -54,7 +54,11 @@ def _to_uint8_rgb(img: "Image.Image", path: str) -> np.ndarray:  # type: ignore[
         g = np.clip(np.rint(arr8), 0, 255).astype(np.uint8)
         return np.repeat(g[..., None], 3, axis=2)
     if mode == "F":
-        arr = np.clip(np.asarray(img, dtype=np.float64), 0.0, 1.0)
+        raw = np.asarray(img, dtype=np.float64)
+        if not np.isfinite(raw).all():
+            bad = int((~np.isfinite(raw)).sum())
+            raise ImageError(path, f"float image has {bad} NaN/inf pixel(s); cannot convert to 8 bits")
+        arr = np.clip(raw, 0.0, 1.0)
         g = np.rint(arr * 255.0).astype(np.uint8)
         return np.repeat(g[..., None], 3, axis=2)
     if mode == "1":

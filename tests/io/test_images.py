@@ -64,6 +64,17 @@ def test_rgb_16bit_png_scaled_by_257_and_channel_order(tmp_path: Path) -> None:
     np.testing.assert_array_equal(out, np.clip(np.rint(rgb16 / 257.0), 0, 255).astype(np.uint8))
 
 
+def test_float_tiff_clipped_and_nan_refused(tmp_path: Path) -> None:
+    v = np.array([[-0.5, 0.0, 0.5], [0.999, 1.0, 7.0]], dtype=np.float32)
+    Image.fromarray(v, mode="F").save(tmp_path / "f.tif")
+    got = read_image(tmp_path / "f.tif")
+    assert got.shape == (2, 3, 3) and (got[..., 0] == [[0, 0, 128], [255, 255, 255]]).all()
+    v[0, 1] = np.nan
+    Image.fromarray(v, mode="F").save(tmp_path / "nan.tif")
+    with pytest.raises(ImageError, match=r"nan\.tif: float image has 1 NaN/inf pixel"):
+        read_image(tmp_path / "nan.tif")
+
+
 def test_rgba_composited_over_white(tmp_path: Path) -> None:
     rgba = np.zeros((2, 3, 4), np.uint8)
     rgba[..., 0] = 200
