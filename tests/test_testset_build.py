@@ -14,7 +14,7 @@ import pytest
 
 from bfrbench.cli import main
 from bfrbench.degrade import load_recipe
-from bfrbench.io import read_image, sha256_file
+from bfrbench.io import list_images, read_image, sha256_file
 from bfrbench.rng import item_generator
 from bfrbench.testset import assign_ids, build_testset, verify_testset
 
@@ -106,7 +106,7 @@ def test_layout_manifest_and_record(built_1: Path, faces: Path, tiny_recipe: Pat
         np.testing.assert_array_equal(recipe.apply(hq, params, rng), lq)
         assert not np.array_equal(hq, lq)
     meta = json.loads((built_1 / "testset.json").read_text())
-    assert meta["kind"] == "testset" and meta["format_version"] == 1 and meta["preset"] == "tiny"
+    assert meta["kind"] == "testset" and meta["format_version"] == 2 and meta["preset"] == "tiny"
     assert meta["recipe"]["steps"][0]["op"] == "blur" and meta["recipe_sha256"] == recipe.sha256
     assert meta["counts"] == {"ok": 6, "failed": 0} and meta["failures"] == []
     assert meta["manifest_sha256"] == sha256_file(built_1 / "manifest.parquet")
@@ -232,4 +232,15 @@ def test_new_input_does_not_invalidate_others(built_1: Path, faces: Path, tiny_r
     assert (res.ok, res.resumed) == (7, 6)
     for f in (built_1 / "lq").iterdir():
         assert (out / "lq" / f.name).read_bytes() == f.read_bytes()
-    assert all(p.startswith(str(src)) for p in pq.read_table(out / "manifest.parquet").column("src_path").to_pylist())
+    rel = pq.read_table(out / "manifest.parquet").column("src_path").to_pylist()
+    # relative to --src (POSIX), also for the images kept from the build made in another folder
+    assert sorted(rel) == sorted(p.relative_to(src).as_posix() for p in list_images(src)) and "sub/face0.jpg" in rel
+    assert json.loads((out / "testset.json").read_text())["src"] == str(src.resolve())
+
+
+def test_manifest_bytes_do_not_depend_on_where_the_faces_live(faces: Path, tiny_recipe: Path, tmp_path: Path) -> None:
+    for where in ("lab_a/deep/faces", "lab_b"):
+        shutil.copytree(faces, tmp_path / where)
+        build_testset(tiny_recipe, tmp_path / where, tmp_path / f"out_{where.split('/')[0]}", seed=5)
+    a, b = (tmp_path / "out_lab_a" / "manifest.parquet").read_bytes(), (tmp_path / "out_lab_b" / "manifest.parquet").read_bytes()
+    assert a == b

@@ -5,7 +5,8 @@ order, at most ``max_refs``) are copied (or hard/sym-linked) into ``TESTSET/refs
 ``TESTSET/references.parquet`` with columns ``id`` (str), ``ref_paths`` (list of str, relative to the test
 set folder, ordered) and ``ref_ids`` (list of str: reference names relative to their collection).
 
-Matching a test-set row to a target: the manifest's ``src_path`` resolved against the reference groups'
+Matching a test-set row to a target: the manifest's ``src_path`` (relative to the test set's recorded
+``src``; absolute in test sets built before that) resolved against the reference groups'
 source folder (``refgroups.json`` ``src``) gives the target name; when that fails (the test set was built
 from a copy of the images), the file stem of ``src_path`` is matched against target stems (unique stems
 only). File names in ``refs/``: the reference name with ``/`` replaced by ``__`` (the original bytes, same
@@ -97,11 +98,13 @@ def attach_references(testset_dir: str | os.PathLike[str], refgroups_dir: str | 
     paths: list[list[str]] = []
     rids: list[list[str]] = []
     placed: set[str] = set()
+    ts_src = _testset_src(ts)
     for mid, sp in zip(manifest["id"].astype(str), manifest["src_path"].astype(str)):
         target = None
+        src_file = Path(sp) if Path(sp).is_absolute() or ts_src is None else ts_src / sp  # relative since v2
         if src_root is not None:
             try:
-                rel = Path(sp).resolve().relative_to(src_root.resolve()).as_posix()
+                rel = src_file.resolve().relative_to(src_root.resolve()).as_posix()
                 target = rel if rel in by_target else None
             except ValueError:
                 target = None
@@ -137,6 +140,15 @@ def attach_references(testset_dir: str | os.PathLike[str], refgroups_dir: str | 
     counts = {"ids": len(manifest), "with_refs": len(ids), "ref_files": len(placed)}
     _record(ts, rg, ref_bytes, max_refs=max_refs, splits=splits, link=link, counts=counts)
     return counts
+
+
+def _testset_src(ts: Path) -> Path | None:
+    """The source folder recorded in ``TESTSET/testset.json`` (manifest ``src_path`` is relative to it)."""
+    try:
+        src = json.loads((ts / "testset.json").read_text(encoding="utf-8")).get("src")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Path(src) if src else None
 
 
 def _record(ts: Path, rg: Path, ref_bytes: bytes, **info: object) -> None:

@@ -32,7 +32,7 @@ from bfrbench.io import atomic_write_bytes, atomic_write_json, encode_png, list_
 
 __all__ = ["FIXED_COLUMNS", "FORMAT_VERSION", "BuildResult", "assign_ids", "build_testset"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: src_path relative to testset.json "src"
 FIXED_COLUMNS: dict[str, str] = {"id": "str", "hq_path": "str", "lq_path": "str", "hq_sha256": "str",
                                  "lq_sha256": "str", "src_path": "str", "preset": "str", "seed": "int"}
 LQ_ONLY_PRESET = "lq-only"
@@ -150,14 +150,15 @@ def build_one(task: dict[str, Any]) -> dict[str, Any]:
             state = {}
         if _state_valid(state, task, src_sha, out):
             row = dict(state["row"])
-            row["src_path"] = src  # same bytes; the folder may have moved
+            row["src_path"] = task["src_rel"]  # same bytes; the folder may have moved
             return {"ok": True, "row": row, "resumed": True}
     try:
         img = read_image(src)
         hq = _prepare_hq(img, src, task["size"], task["min_size"])
     except ImageError as exc:
         return {"ok": False, "input": src, "reason": exc.problem}
-    row: dict[str, Any] = {"id": iid, "src_path": src, "preset": task["preset"], "seed": task["seed"]}
+    # relative to --src, so the manifest (and its hash) does not depend on where the faces live
+    row: dict[str, Any] = {"id": iid, "src_path": task["src_rel"], "preset": task["preset"], "seed": task["seed"]}
     if task["lq_only"]:
         lq, params = hq, {}
         row.update(hq_path=None, hq_sha256=None)
@@ -271,7 +272,7 @@ def build_testset(
     min_size = recipe.min_size if recipe is not None else 64
     columns = {} if (lq_only or recipe is None) else recipe.columns
     ids = assign_ids(paths)
-    tasks = [{"id": iid, "index": i, "src": str(p), "out": str(out_dir), "seed": int(seed), "preset": preset,
+    tasks = [{"id": iid, "index": i, "src": str(p), "src_rel": p.relative_to(src_dir).as_posix(), "out": str(out_dir), "seed": int(seed), "preset": preset,
               "recipe": recipe_dict, "recipe_sha256": recipe_sha, "lq_only": bool(lq_only), "size": size,
               "min_size": min_size, "uses_index": bool(recipe is not None and recipe.grid_axes and not lq_only)}
              for i, (iid, p) in enumerate(zip(ids, paths))]
@@ -305,7 +306,7 @@ def build_testset(
         "kind": "testset", "format_version": FORMAT_VERSION, "name": result.name, "preset": preset,
         "recipe": recipe_dict, "recipe_sha256": recipe_sha, "seed": int(seed), "size": size,
         "min_size": min_size, "lq_only": bool(lq_only), "hq_resize": HQ_RESIZE_POLICY,
-        "src": str(src_dir), "limit": limit,
+        "src": str(src_dir.resolve()), "limit": limit,
         "counts": {"ok": result.ok, "failed": result.failed}, "failures": result.failures,
         "manifest_sha256": result.manifest_sha256, "environment": environment(),
     })
