@@ -122,14 +122,13 @@ def run_tasks(
             return
         chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
         futures = client.map(_call_chunk, [fn] * len(chunks), chunks, pure=False)
-        bar = progress(None, total=len(tasks), desc=desc, enabled=show_progress) if show_progress is not False \
-            else None
+        bar = progress(None, total=len(tasks), desc=desc, enabled=show_progress)  # a tqdm bar, or None if off
         for fut in as_completed(futures):
             results = fut.result()
-            if bar is not None and hasattr(bar, "update"):
+            if bar is not None:
                 bar.update(len(results))
             yield from results
-        if bar is not None and hasattr(bar, "close"):
+        if bar is not None:
             bar.close()
     finally:
         client.close()
