@@ -5,7 +5,7 @@ Public API::
     from bfrbench.metrics import METRICS, create_metric, parse_spec, evaluate
     evaluate("TESTSET", "RUN", "EVAL", metrics=["psnr", "ssim:y", "fid"])
 
-Each metric family lives in its own module (psnr_ssim, lpips, identity, landmarks, fid, niqe, pyiqa_nr);
+Each metric family lives in its own module (psnr_ssim, lpips, flpips, identity, landmarks, fid, niqe, pyiqa_nr);
 ``docs/metrics/<name>.md`` documents exactly what each variant computes and how it was checked.
 """
 

@@ -244,6 +244,7 @@ for _name, _target in (
     ("psnr", "bfrbench.metrics.psnr_ssim:PSNR"),
     ("ssim", "bfrbench.metrics.psnr_ssim:SSIM"),
     ("lpips", "bfrbench.metrics.lpips:LPIPS"),
+    ("flpips", "bfrbench.metrics.flpips:FLPIPS"),
     ("ids", "bfrbench.metrics.identity:IDS"),
     ("deg", "bfrbench.metrics.identity:DEG"),
     ("lmd", "bfrbench.metrics.landmarks:LMD"),

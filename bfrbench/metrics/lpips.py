@@ -20,7 +20,7 @@ from bfrbench.errors import ConfigError
 from bfrbench.metrics._base import ImageItem, PairMetric, Shared
 from bfrbench.metrics.psnr_ssim import _cached_pairs
 
-__all__ = ["LPIPS", "build_lpips", "BACKBONE_WEIGHTS"]
+__all__ = ["LPIPS", "build_lpips", "lpips_distances", "BACKBONE_WEIGHTS"]
 
 BACKBONE_WEIGHTS = {"vgg": "torchvision-vgg16", "alex": "torchvision-alexnet"}
 
@@ -43,6 +43,21 @@ def build_lpips(net: str, backbone_path: str, device: str = "cpu") -> Any:
         new[key] = state[src]
     model.net.load_state_dict(new)
     return model.eval().to(device)
+
+
+def lpips_distances(model: Any, a: list[np.ndarray], b: list[np.ndarray], *, device: str = "cpu",
+                    batch_size: int = 8) -> np.ndarray:
+    """(N,) float64 distances of an ``lpips.LPIPS`` model between RGB uint8 (H, W, 3) pairs, in batches."""
+    import torch
+
+    out = []
+    for s in range(0, len(a), batch_size):
+        x = torch.from_numpy(np.stack(a[s:s + batch_size])).permute(0, 3, 1, 2).float() / 127.5 - 1
+        y = torch.from_numpy(np.stack(b[s:s + batch_size])).permute(0, 3, 1, 2).float() / 127.5 - 1
+        with torch.inference_mode():
+            d = model(x.to(device), y.to(device))
+        out.append(d.reshape(-1).double().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0)
 
 
 class LPIPS(PairMetric):
@@ -76,17 +91,7 @@ class LPIPS(PairMetric):
 
     def distances(self, a: list[np.ndarray], b: list[np.ndarray]) -> np.ndarray:
         """(N,) float64 LPIPS of RGB uint8 (H, W, 3) pairs."""
-        import torch
-
-        model = self._model()
-        out = []
-        for s in range(0, len(a), self.batch_size):
-            x = torch.from_numpy(np.stack(a[s:s + self.batch_size])).permute(0, 3, 1, 2).float() / 127.5 - 1
-            y = torch.from_numpy(np.stack(b[s:s + self.batch_size])).permute(0, 3, 1, 2).float() / 127.5 - 1
-            with torch.inference_mode():
-                d = model(x.to(self.device), y.to(self.device))
-            out.append(d.reshape(-1).double().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros(0)
+        return lpips_distances(self._model(), a, b, device=self.device, batch_size=self.batch_size)
 
     def cache_id(self) -> str:
         extra = f"/custom-backbone:{self.backbone_path}" if self.backbone_path else ""

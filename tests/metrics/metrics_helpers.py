@@ -49,3 +49,14 @@ def make_testset(root: Path, n: int, size: int = 512) -> tuple[Path, Path, list[
                      "src_path": f"astronaut#{k}", "preset": "test", "seed": 0})
     pd.DataFrame(rows).to_parquet(ts / "manifest.parquet", index=False)
     return ts, rs, ids
+
+
+def torchvision_style_backbone(ref: object, path: Path) -> None:
+    """Save an ``lpips.LPIPS`` model's (random) backbone as a torchvision checkpoint (``features.<i>.*`` keys)."""
+    import torch
+
+    state = {}
+    for key, val in ref.net.state_dict().items():  # type: ignore[attr-defined]
+        _, idx, param = key.split(".", 2)
+        state[f"features.{idx}.{param}"] = val.clone()
+    torch.save(state, path)

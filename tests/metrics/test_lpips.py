@@ -11,26 +11,17 @@ from bfrbench.errors import MissingWeightsError
 from bfrbench.metrics._base import ImageItem, Shared
 from bfrbench.metrics.lpips import LPIPS
 
-from metrics_helpers import degrade, face_images
+from metrics_helpers import degrade, face_images, torchvision_style_backbone
 
 torch = pytest.importorskip("torch")
 lpips_pkg = pytest.importorskip("lpips")
-
-
-def _torchvision_style_backbone(ref: object, path: Path) -> None:
-    """Save the reference model's (random) backbone as a torchvision checkpoint (``features.<i>.*`` keys)."""
-    state = {}
-    for key, val in ref.net.state_dict().items():  # type: ignore[attr-defined]
-        _, idx, param = key.split(".", 2)
-        state[f"features.{idx}.{param}"] = val.clone()
-    torch.save(state, path)
 
 
 @pytest.mark.parametrize("net", ["alex", "vgg"])
 def test_lpips_matches_package_with_same_random_backbone(tmp_path: Path, net: str) -> None:
     ref = lpips_pkg.LPIPS(net=net, version="0.1", pretrained=True, pnet_rand=True, verbose=False).eval()
     ckpt = tmp_path / f"{net}.pth"
-    _torchvision_style_backbone(ref, ckpt)
+    torchvision_style_backbone(ref, ckpt)
     hq = face_images(2, 64)
     res = [degrade(hq[0], 1), degrade(hq[1], 5)]
     m = LPIPS(net, backbone_path=ckpt, batch_size=1)
