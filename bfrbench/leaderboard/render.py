@@ -197,10 +197,13 @@ def render_html(results: dict[str, Any]) -> str:
            f"<title>{_e(s['title'])}</title>", f"<style>{_CSS}</style></head><body>",
            f"<h1>{_e(s['title'])}</h1>",
            f"<p>Suite <code>{_e(s['name'])}</code> v{_e(s['version'])} · main score <code>{_e(s['main_score'])}</code>"
-           f" · baseline <code>{_e(s.get('baseline'))}</code> · content <code>{_e(results['content_sha256'][:16])}</code></p>",
+           + (f" · baseline <code>{_e(s.get('baseline'))}</code>" if s.get("baseline") else "")
+           + f" · content <code>{_e(results['content_sha256'][:16])}</code></p>",
            '<p><span class="badge b-run">reproduced</span> run by bfrbench with full provenance (results.json); '
            '<span class="badge b-rep">reported</span> quoted from a paper, not re-run. Values: mean with bootstrap '
-           '95% CI; * / ** significant difference from the baseline (paired). Click a column header to sort.</p>']
+           '95% CI; '
+           + ("* / ** significant difference from the baseline (paired). " if s.get("baseline") else "")
+           + 'Click a column header to sort.</p>']
     for ts in sorted({r["testset"] for r in results["rows"]}):
         rows = [r for r in results["rows"] if r["testset"] == ts]
         cols = [sp for sp in specs if any(sp in r["values"] for r in rows)]
