@@ -146,11 +146,10 @@ class FLPIPS(LPIPS):
         """(path, SHA-256) of the ParseNet weights (registry entry, verified, unless a path was given)."""
         if self.parsenet_path is not None:
             return self.parsenet_path, _file_sha256(self.parsenet_path)
-        from bfrbench._weights_ops import check_file
-        from bfrbench.weights import resolve
+        from bfrbench.weights import expected_sha256, resolve
 
-        path = resolve(PARSENET_WEIGHTS)
-        return str(path), check_file(PARSENET_WEIGHTS, path)
+        path = str(resolve(PARSENET_WEIGHTS))  # verified against the registered / recorded digest
+        return path, expected_sha256(PARSENET_WEIGHTS) or _file_sha256(path)
 
     def mask_extractor_id(self) -> str:
         """Feature-cache id of the HQ face masks (parser weights, preprocessing, class list)."""

@@ -98,7 +98,10 @@ def attach_references(testset_dir: str | os.PathLike[str], refgroups_dir: str | 
     paths: list[list[str]] = []
     rids: list[list[str]] = []
     placed: set[str] = set()
-    ts_src = _testset_src(ts)
+    from bfrbench.testset import read_testset_json
+
+    meta = read_testset_json(ts) if (ts / "testset.json").is_file() else None  # None: a bare manifest folder
+    ts_src = Path(meta["src"]) if meta and meta.get("src") else None  # manifest src_path is relative to it
     for mid, sp in zip(manifest["id"].astype(str), manifest["src_path"].astype(str)):
         target = None
         src_file = Path(sp) if Path(sp).is_absolute() or ts_src is None else ts_src / sp  # relative since v2
@@ -138,30 +141,16 @@ def attach_references(testset_dir: str | os.PathLike[str], refgroups_dir: str | 
     ref_bytes = sink.getvalue().to_pybytes()
     atomic_write_bytes(ts / "references.parquet", ref_bytes)
     counts = {"ids": len(manifest), "with_refs": len(ids), "ref_files": len(placed)}
-    _record(ts, rg, ref_bytes, max_refs=max_refs, splits=splits, link=link, counts=counts)
+    _record(ts, meta, rg, ref_bytes, max_refs=max_refs, splits=splits, link=link, counts=counts)
     return counts
 
 
-def _testset_src(ts: Path) -> Path | None:
-    """The source folder recorded in ``TESTSET/testset.json`` (manifest ``src_path`` is relative to it)."""
-    try:
-        src = json.loads((ts / "testset.json").read_text(encoding="utf-8")).get("src")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return Path(src) if src else None
-
-
-def _record(ts: Path, rg: Path, ref_bytes: bytes, **info: object) -> None:
+def _record(ts: Path, meta: dict | None, rg: Path, ref_bytes: bytes, **info: object) -> None:
     """Note the attachment in ``TESTSET/testset.json`` (key ``references``) so runs can cite it."""
     from bfrbench.io import atomic_write_json, sha256_bytes, sha256_file
 
-    meta_path = ts / "testset.json"
-    if not meta_path.is_file():  # a bare folder with only manifest.parquet: nothing to annotate
+    if meta is None:  # nothing to annotate
         return
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"{meta_path}: unreadable: {exc}") from None
     meta["references"] = {
         "refgroups": str(rg.resolve()),
         "refgroups_json_sha256": sha256_file(rg / "refgroups.json"),
@@ -169,4 +158,4 @@ def _record(ts: Path, rg: Path, ref_bytes: bytes, **info: object) -> None:
         "references_parquet_sha256": sha256_bytes(ref_bytes),
         **{k: (list(v) if isinstance(v, tuple) else v) for k, v in info.items()},
     }
-    atomic_write_json(meta_path, meta)
+    atomic_write_json(ts / "testset.json", meta)
