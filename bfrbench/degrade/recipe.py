@@ -50,10 +50,10 @@ _SUFFIXES = (".yaml", ".yml")
 
 
 def presets_dir() -> Path:
-    """``datasets_build/presets`` beside the package (``Path(bfrbench.__file__).parents[1]``)."""
-    import bfrbench
+    """The shipped presets: ``datasets_build/presets`` (in the wheel: ``bfrbench/_data/datasets_build/presets``)."""
+    from bfrbench._resources import data_root
 
-    return Path(bfrbench.__file__).resolve().parents[1] / "datasets_build" / "presets"
+    return data_root("datasets_build") / "presets"
 
 
 def recipe_search_paths(extra: Iterable[str | os.PathLike[str]] = ()) -> list[Path]:

@@ -150,11 +150,14 @@ _TOP_KEYS = {
 
 
 def suites_root() -> Path:
-    """Folder holding published suites: ``$BFRBENCH_LEADERBOARDS`` or ``<checkout>/leaderboards``."""
+    """Folder holding published suites: ``$BFRBENCH_LEADERBOARDS``, else the shipped ``leaderboards/``
+    (the checkout's, or ``bfrbench/_data/leaderboards`` in an installed wheel)."""
     env = os.environ.get("BFRBENCH_LEADERBOARDS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "leaderboards"
+    from bfrbench._resources import data_root
+
+    return data_root("leaderboards")
 
 
 def _resolve_path(suite: str | os.PathLike[str]) -> Path:
