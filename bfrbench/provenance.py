@@ -63,6 +63,6 @@ def environment(*, with_time: bool = True) -> dict[str, Any]:
         **torch_environment(),
     }
     if with_time:
-        env["date"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        env["date"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     env["command"] = list(sys.argv)
     return env

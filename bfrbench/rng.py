@@ -18,7 +18,7 @@ __all__ = ["item_key", "item_generator", "item_seed"]
 
 
 def item_key(seed: int, item_id: str, stream: str = "") -> bytes:
-    return hashlib.sha256(f"{int(seed)}:{item_id}:{stream}".encode("utf-8")).digest()
+    return hashlib.sha256(f"{int(seed)}:{item_id}:{stream}".encode()).digest()
 
 
 def item_generator(seed: int, item_id: str, stream: str = "") -> np.random.Generator:

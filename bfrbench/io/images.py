@@ -36,8 +36,7 @@ MAX_PIXELS = int(os.environ.get("BFRBENCH_MAX_PIXELS", 64 * 1024 * 1024))
 __all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "read_image", "encode_png", "write_png", "list_images"]
 
 
-def _to_uint8_rgb(img: "Image.Image", path: str) -> np.ndarray:  # type: ignore[name-defined]  # noqa: F821
-    from PIL import Image
+def _to_uint8_rgb(img: Image.Image, path: str) -> np.ndarray:  # type: ignore[name-defined]  # noqa: F821
 
     mode = img.mode
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):

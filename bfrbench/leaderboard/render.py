@@ -302,7 +302,7 @@ def render_suite(suite: str | os.PathLike[str] | Suite, *, work_dir: str | os.Pa
         import sys
 
         results["generated"] = {
-            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "bfrbench": __version__,
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "bfrbench": __version__,
             "git": git_revision(), "command": list(sys.argv), "timings": index.get("timings", {}),
         }
     atomic_write_json(out / "results.json", results)

@@ -104,7 +104,7 @@ class Restorer:
         return {}
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "Restorer":
+    def from_config(cls, config: Mapping[str, Any]) -> Restorer:
         """Rebuild a restorer from :meth:`config` output."""
         return cls(**dict(config))
 

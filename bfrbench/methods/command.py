@@ -185,7 +185,7 @@ class CommandRestorer(Restorer):
         stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
         shown = argv if isinstance(argv, str) else shlex.join(argv)
         self._log(f"=== command [{label}] {_dt.datetime.now().isoformat(timespec='seconds')} "
-                  f"{'timeout after %ss' % self.timeout if status is None else 'exit %d' % status} "
+                  f"{f'timeout after {self.timeout}s' if status is None else f'exit {status}'} "
                   f"({time.perf_counter() - t0:.1f} s)\n$ {shown}\n--- stdout\n{stdout}--- stderr\n{stderr}")
         lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
         return status, (lines[-1].strip() if lines else "")

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["restore_photo", "run_unaligned_batch"]
 
 
-def restore_photo(restorer: "Restorer", image: np.ndarray, seed: int, detector: Any) -> tuple[np.ndarray, list[np.ndarray | None], list[str | None]]:
+def restore_photo(restorer: Restorer, image: np.ndarray, seed: int, detector: Any) -> tuple[np.ndarray, list[np.ndarray | None], list[str | None]]:
     """Restore every face of one photo.
 
     Args:
@@ -67,7 +67,7 @@ def restore_photo(restorer: "Restorer", image: np.ndarray, seed: int, detector: 
     return full, crops, reasons
 
 
-def run_unaligned_batch(restorer: "Restorer", batch: "_Batch", res: "_Result") -> None:
+def run_unaligned_batch(restorer: Restorer, batch: _Batch, res: _Result) -> None:
     """Runner hook: restore each photo of ``batch`` and write its outputs (records go into ``res``)."""
     from bfrbench.faces import DEFAULT_DETECTOR, get_detector
     from bfrbench.io import read_image, write_png

@@ -31,8 +31,8 @@ def backend_weights(backend: str) -> tuple[tuple[str, ...], ...]:
 
 
 def backend_present(backend: str) -> bool:
-    from bfrbench.weights import is_present
     from bfrbench.errors import RegistryError
+    from bfrbench.weights import is_present
 
     options = backend_weights(backend)
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from metrics_helpers import make_testset
 
 from bfrbench.cli import main
 from bfrbench.errors import ArtifactError, ConfigError, MissingWeightsError, RegistryError
@@ -16,8 +17,6 @@ from bfrbench.io import read_image, write_png
 from bfrbench.metrics.engine import bootstrap_ci, default_metric_specs, evaluate
 from bfrbench.metrics.niqe import niqe
 from bfrbench.metrics.psnr_ssim import psnr, ssim
-
-from metrics_helpers import make_testset
 
 OFFLINE = ["psnr", "ssim", "niqe", "fid", "kid", "ids:dlib", "deg:dlib", "lmd:dlib68"]
 

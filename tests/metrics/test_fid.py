@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from metrics_helpers import face_images
 
 from bfrbench.metrics.fid import (
     FID,
@@ -17,8 +18,6 @@ from bfrbench.metrics.fid import (
     load_stats,
     save_stats,
 )
-
-from metrics_helpers import face_images
 
 
 def _scipy_fid(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:

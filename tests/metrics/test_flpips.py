@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from metrics_helpers import degrade, face_images, make_testset, torchvision_style_backbone
 
 from bfrbench.errors import MissingWeightsError
 from bfrbench.io import read_image, sha256_file
@@ -15,8 +16,6 @@ from bfrbench.metrics._base import ImageItem, Shared, create_metric
 from bfrbench.metrics.cache import FeatureCache
 from bfrbench.metrics.flpips import FACE_LABELS, FLPIPS, PARSENET_CLASSES, face_mask, masked_lpips
 from bfrbench.metrics.lpips import LPIPS, build_lpips
-
-from metrics_helpers import degrade, face_images, make_testset, torchvision_style_backbone
 
 torch = pytest.importorskip("torch")
 lpips_pkg = pytest.importorskip("lpips")

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from metrics_helpers import degrade, face_images, torchvision_style_backbone
 
 from bfrbench.errors import MissingWeightsError
 from bfrbench.metrics._base import ImageItem, Shared
 from bfrbench.metrics.lpips import LPIPS
-
-from metrics_helpers import degrade, face_images, torchvision_style_backbone
 
 torch = pytest.importorskip("torch")
 lpips_pkg = pytest.importorskip("lpips")

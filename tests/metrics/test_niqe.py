@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from metrics_helpers import degrade, face_images
 
 from bfrbench.metrics.niqe import PRISTINE_SHA256, load_pristine_params, matlab_resize_matrix, niqe, niqe_pyiqa
-
-from metrics_helpers import degrade, face_images
 
 
 def test_pristine_params_are_the_basicsr_file() -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from metrics_helpers import degrade, face_images
 
 from bfrbench.errors import ConfigError
 from bfrbench.metrics import create_metric, parse_spec
 from bfrbench.metrics._base import ImageItem, Shared
 from bfrbench.metrics.psnr_ssim import psnr, rgb_to_y, ssim
-
-from metrics_helpers import degrade, face_images
 
 
 @pytest.fixture(scope="module")

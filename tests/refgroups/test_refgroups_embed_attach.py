@@ -134,11 +134,10 @@ def test_build_testset_cli_attaches_references_and_runs_a_reference_method(folde
     import cv2
 
     from bfrbench.cli import main
-    from bfrbench.methods import METHODS
-    from bfrbench.methods.runner import restore
-    from bfrbench.methods._base import Restorer
-
     from bfrbench.io import read_image, write_png
+    from bfrbench.methods import METHODS
+    from bfrbench.methods._base import Restorer
+    from bfrbench.methods.runner import restore
 
     faces, _, rg, _ = folder_build
     src = tmp_path / "hq"  # 256 px copies (the test-set minimum) of the first 6 faces: matched by file stem

@@ -129,5 +129,5 @@ def test_shard_task_pickles_and_matches_in_process_embedding(aligned, tmp_path):
     got = _embed_shard(pickle.loads(pickle.dumps(task)))
     assert [g[0] for g in got] == [0, 1, 2] and all(g[2] == "" for g in got)
     table = embed_folder(src, "dlib", cache_dir=tmp_path / "other")
-    for (k, vec, _), f in zip(got, files):
+    for (_k, vec, _), f in zip(got, files):
         np.testing.assert_allclose(vec, table.vectors[table.names.index(f.name)], atol=1e-6)
