@@ -313,7 +313,7 @@ def extract(archive: Path, kind: str, dest: Path, *, member: str | None = None) 
             import gzip
             import lzma
 
-            opener = {"bz2": bz2.open, "gz": gzip.open, "xz": lzma.open}[kind]
+            opener: Any = {"bz2": bz2.open, "gz": gzip.open, "xz": lzma.open}[kind]
             with opener(archive, "rb") as src, open(part, "wb") as out:
                 for chunk in iter(lambda: src.read(CHUNK), b""):
                     out.write(chunk)

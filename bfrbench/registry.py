@@ -95,7 +95,7 @@ class Registry(Generic[T]):
             obj = _import_target(obj)
             self._check(name, obj)
             self._entries[name] = obj
-        return obj  # type: ignore[no-any-return]
+        return obj
 
     def names(self) -> list[str]:
         self._load_plugins()

@@ -67,7 +67,7 @@ def render_cmd(args: argparse.Namespace) -> int:
 def list_cmd(args: argparse.Namespace) -> int:
     from bfrbench.leaderboard.suite import list_suites, load_suite
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in list_suites():
         s = load_suite(name)
         rows.append({"name": name, "title": s.title, "testsets": [t.name for t in s.testsets],

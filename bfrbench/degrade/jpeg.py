@@ -31,7 +31,10 @@ def jpeg_roundtrip_uint8(bgr: np.ndarray, quality: int) -> np.ndarray:
     ok, enc = cv2.imencode(".jpg", bgr, [int(cv2.IMWRITE_JPEG_QUALITY), _check_quality(quality)])
     if not ok:  # pragma: no cover
         raise RuntimeError("cv2.imencode('.jpg') failed")
-    return cv2.imdecode(enc, cv2.IMREAD_COLOR)
+    dec = cv2.imdecode(enc, cv2.IMREAD_COLOR)
+    if dec is None:  # pragma: no cover
+        raise RuntimeError("cv2.imdecode of a JPEG that cv2 itself encoded failed")
+    return dec
 
 
 def jpeg_compress(img: np.ndarray, quality: int) -> np.ndarray:
@@ -40,4 +43,4 @@ def jpeg_compress(img: np.ndarray, quality: int) -> np.ndarray:
     x = np.clip(img, 0, 1) * 255.0
     u8 = np.clip(np.rint(x), 0, 255).astype(np.uint8)
     dec = jpeg_roundtrip_uint8(np.ascontiguousarray(u8[:, :, ::-1]), quality)
-    return np.float32(dec[:, :, ::-1]) / 255.0
+    return dec[:, :, ::-1].astype(np.float32) / 255.0

@@ -24,9 +24,9 @@ def gaussian_noise_field(shape: tuple[int, int], sigma: float, rng: np.random.Ge
     """Noise in BasicSR's (BGR) channel layout: float32 (h, w, 3) with std ``sigma / 255``."""
     h, w = shape
     if gray:
-        g = np.float32(rng.standard_normal((h, w))) * sigma / 255.0
+        g = rng.standard_normal((h, w)).astype(np.float32) * sigma / 255.0
         return np.repeat(g[:, :, None], 3, axis=2)
-    return np.float32(rng.standard_normal((h, w, 3))) * sigma / 255.0
+    return rng.standard_normal((h, w, 3)).astype(np.float32) * sigma / 255.0
 
 
 def add_gaussian_noise(img: np.ndarray, sigma: float, rng: np.random.Generator, *, gray: bool = False,

@@ -57,11 +57,11 @@ def get_detector(name: str = DEFAULT_DETECTOR, *, cache: bool = True, **options:
     """
     k = _key("detector", name, options)
     if cache and k in _CACHE:
-        return _CACHE[k]  # type: ignore[no-any-return]
+        return _CACHE[k]
     det = DETECTORS.create(name, **options)
     if cache:
         _CACHE[k] = det
-    return det  # type: ignore[no-any-return]
+    return det
 
 
 def get_embedder(name: str, *, device: str = "cpu", cache: bool = True, **options: Any) -> Embedder:
@@ -72,19 +72,19 @@ def get_embedder(name: str, *, device: str = "cpu", cache: bool = True, **option
     opts = {"device": device, **options}
     k = _key("embedder", name, opts)
     if cache and k in _CACHE:
-        return _CACHE[k]  # type: ignore[no-any-return]
+        return _CACHE[k]
     emb = EMBEDDERS.create(name, **opts)
     if cache:
         _CACHE[k] = emb
-    return emb  # type: ignore[no-any-return]
+    return emb
 
 
 def get_landmarker(name: str, *, cache: bool = True, **options: Any) -> Landmarker:
     """A landmark model (``dlib68``, ``awing98``) for aligned 512x512 faces."""
     k = _key("landmarker", name, options)
     if cache and k in _CACHE:
-        return _CACHE[k]  # type: ignore[no-any-return]
+        return _CACHE[k]
     lm = LANDMARKERS.create(name, **options)
     if cache:
         _CACHE[k] = lm
-    return lm  # type: ignore[no-any-return]
+    return lm

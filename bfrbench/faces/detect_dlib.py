@@ -99,7 +99,7 @@ class DlibDetector(Detector):
         self.landmarks_mode = landmarks
         self.threshold = float(threshold)
         weight = "dlib-shape-predictor-68" if landmarks == "68" else "dlib-shape-predictor-5"
-        self.weights = (weight,)
+        self.weights = (weight,)  # type: ignore[misc]  # per instance: the predictor this instance loads
         self._predictor = dlib.shape_predictor(str(resolve(weight, verify=False)))
         self._init_detector()
 

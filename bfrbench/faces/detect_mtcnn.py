@@ -60,9 +60,9 @@ class MtcnnDetector(Detector):
         net = self._net
         h, w = img.shape[:2]
         m = 12.0 / self.min_face_size
-        scales = net._MTCNN__compute_scale_pyramid(m, min(h, w) * m)  # type: ignore[attr-defined]
+        scales = net._MTCNN__compute_scale_pyramid(m, min(h, w) * m)
         result: Any = [scales, StageStatus(width=w, height=h)]
-        for stage in (net._MTCNN__stage1, net._MTCNN__stage2, net._MTCNN__stage3):  # type: ignore[attr-defined]
+        for stage in (net._MTCNN__stage1, net._MTCNN__stage2, net._MTCNN__stage3):
             result = stage(img, result[0], result[1])
             if isinstance(result[0], np.ndarray) and result[0].size == 0:
                 return np.zeros((0, 5)), np.zeros((10, 0))

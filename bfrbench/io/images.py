@@ -119,7 +119,7 @@ def read_image(path: str | os.PathLike[str], *, min_size: int = 1) -> np.ndarray
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
             w, h = img.size
             if w * h > MAX_PIXELS:
                 raise ImageError(p, f"image is {w}x{h} = {w * h} pixels, above the limit of {MAX_PIXELS} "

@@ -227,11 +227,12 @@ def build_results(suite: Suite, entries: list[Entry], *, out_dir: Path | None = 
 
     testsets: dict[str, Any] = {}
     for t in suite.testsets:
-        d = next((x for x in loaded if x["entry"].testset == t.name), None)
+        found: dict[str, Any] | None = next((x for x in loaded if x["entry"].testset == t.name), None)
         info: dict[str, Any] = {"preset": t.preset, "seed": t.seed, "limit": t.limit, "pinned_manifest_sha256": t.manifest_sha256}
-        if d is not None:
-            info.update({"manifest_sha256": d["testset_json"].get("manifest_sha256"), "images": int(len(d["manifest"])),
-                         "recipe_sha256": d["testset_json"].get("recipe_sha256"), "path": _rel(d["entry"].testset_dir, base)})
+        if found is not None:
+            info.update({"manifest_sha256": found["testset_json"].get("manifest_sha256"),
+                         "images": int(len(found["manifest"])), "recipe_sha256": found["testset_json"].get("recipe_sha256"),
+                         "path": _rel(found["entry"].testset_dir, base)})
         testsets[t.name] = info
     for r in suite.reported:
         testsets.setdefault(r.testset, {"reported_only": True})

@@ -167,7 +167,7 @@ def run_suite(
         tkey = sha256_json({"testset": t.config(), "source_sha256": src_hash, "pipeline": pipe.version})
         tdir = work / "testsets" / f"{t.name}-{tkey[:12]}"
 
-        def build_ts(tdir: Path = tdir, t: Any = t, src_path: str = src_path) -> dict[str, Any]:
+        def build_ts(tdir: Path = tdir, t: Any = t, src_path: Any = src_path) -> dict[str, Any]:
             pipe.build_testset(t.preset, Path(src_path), tdir, seed=t.seed, limit=t.limit, workers=workers)
             tj = read_json(tdir / "testset.json", "testset")
             actual = sha256_file(tdir / "manifest.parquet")

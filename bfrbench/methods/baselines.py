@@ -149,7 +149,7 @@ class Classical(Restorer):
                 raise ConfigError(f"classical: {key} must be > 0, got {fval!r}")
         if sharpen_amount < 0:
             raise ConfigError(f"classical: sharpen_amount must be >= 0, got {sharpen_amount!r}")
-        self.params = {"h": float(h), "h_color": float(h_color), "template_window": template_window,
+        self.params: dict[str, Any] = {"h": float(h), "h_color": float(h_color), "template_window": template_window,
                        "search_window": search_window, "sharpen_sigma": float(sharpen_sigma),
                        "sharpen_amount": float(sharpen_amount)}
 

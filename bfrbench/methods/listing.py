@@ -39,7 +39,7 @@ def list_methods() -> list[dict[str, Any]]:
             rows.append({"name": name, "error": f"{type(exc).__name__}: {exc}", "weights_status": "?",
                          "weights": {}, "uses_refs": False, "needs_refs": False, "max_refs": 0})
             continue
-        info = cls.info()  # type: ignore[attr-defined]
+        info = cls.info()
         info["name"] = name
         status, flags = weights_status(info["weights"])
         info["weights_status"], info["weights"] = status, flags

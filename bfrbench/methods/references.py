@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -74,7 +75,7 @@ def _read_parquet(testset: Path) -> dict[str, list[Path]]:
     return out
 
 
-def load_reference_table(testset: str | Path, refs_csv: str | Path | None = None) -> dict[str, list[Path]] | None:
+def load_reference_table(testset: str | os.PathLike[str], refs_csv: str | os.PathLike[str] | None = None) -> dict[str, list[Path]] | None:
     """id -> ordered absolute reference paths, or None when neither source exists.
 
     Raises:

@@ -257,7 +257,7 @@ def _read_manifest(testset: Path, unaligned: bool) -> tuple[list[dict[str, Any]]
         raise ArtifactError(f"{manifest}: needs columns 'id' and 'lq_path', found {sorted(df.columns)}")
     rows = []
     for rec in df.to_dict(orient="records"):
-        row = {k: (None if isinstance(v, float) and math.isnan(v) else (v.item() if isinstance(v, np.generic) else v))
+        row: dict[str, Any] = {k: (None if isinstance(v, float) and math.isnan(v) else (v.item() if isinstance(v, np.generic) else v))
                for k, v in rec.items()}
         row["id"] = str(row["id"])
         row["_lq"] = str(testset / str(row["lq_path"]))

@@ -77,7 +77,7 @@ def resize_299(images: list[np.ndarray], mode: str) -> np.ndarray:
 
             for c in range(3):
                 ch = Image.fromarray(im[..., c].astype(np.float32), mode="F")
-                out[i, c] = np.asarray(ch.resize((299, 299), resample=Image.BICUBIC), dtype=np.float32) / 255.0
+                out[i, c] = np.asarray(ch.resize((299, 299), resample=Image.Resampling.BICUBIC), dtype=np.float32) / 255.0
     return out
 
 

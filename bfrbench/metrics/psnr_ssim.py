@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import cv2
 import numpy as np
@@ -125,8 +125,8 @@ def _cached_pairs(shared: Shared, cache_id: str, restored: list[ImageItem], hq: 
                   fn: Callable[[list[np.ndarray], list[np.ndarray]], np.ndarray]) -> np.ndarray:
     """Per-pair values, cached under the pair key ``sha256(restored)-sha256(hq)``."""
     keys = [f"{r.sha256}-{h.sha256}" for r, h in zip(restored, hq)]
-    vals = shared.get_keyed(cache_id, keys, lambda idx: fn([restored[i].image for i in idx],  # type: ignore[misc]
-                                                          [hq[i].image for i in idx]))
+    vals = shared.get_keyed(cache_id, keys, lambda idx: fn(cast(list[np.ndarray], [restored[i].image for i in idx]),
+                                                          cast(list[np.ndarray], [hq[i].image for i in idx])))
     return np.array([float(v) for v in vals], dtype=np.float64)
 
 

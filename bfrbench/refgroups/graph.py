@@ -324,13 +324,14 @@ def _pairs(x: np.ndarray, y: np.ndarray | None, threshold: float, memory_bytes: 
     square = y is None
     dtype = _resolve_dtype(screen_dtype, device)
     tdtype = {"int8": torch.int8, "bfloat16": torch.bfloat16, "float32": torch.float32}[dtype]
-    if not square:
-        assert y is not None
+    xn, x_max, x_l1 = _row_stats(x, "embeddings")
+    if y is None:
+        yn, y_max, y_l1, y_src = xn, x_max, x_l1, x
+    else:
         if y.ndim != 2 or x.ndim != 2 or y.shape[1] != x.shape[1]:
             raise ConfigError(f"pool embeddings have shape {y.shape}, expected (M, {x.shape[-1]})")
-    xn, x_max, x_l1 = _row_stats(x, "embeddings")
-    yn, y_max, y_l1, y_src = ((xn, x_max, x_l1, x) if square
-                              else (*_row_stats(y, "pool embeddings"), y))  # type: ignore[arg-type]
+        yn, y_max, y_l1 = _row_stats(y, "pool embeddings")
+        y_src = y
     n_x, n_y = int(x.shape[0]), int(y_src.shape[0])
     start, stop = (0, n_x) if row_range is None else (int(row_range[0]), int(row_range[1]))
     if not 0 <= start <= stop <= n_x:

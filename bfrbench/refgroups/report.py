@@ -139,7 +139,7 @@ def write_report(out: Path, *, record: dict[str, Any], vectors: np.ndarray, labe
     ax = fig.subplots()
     multi = id_sizes[id_sizes >= 2]
     if multi.size:
-        ax.hist(multi, bins=np.arange(2, multi.max() + 2) - 0.5, color="#4477aa")
+        ax.hist(multi, bins=(np.arange(2, multi.max() + 2) - 0.5).tolist(), color="#4477aa")
     ax.set_xlabel("images per identity (identities with >= 2 images)")
     ax.set_ylabel("identities")
     ax.set_yscale("log" if multi.size and multi.size > 50 else "linear")
@@ -150,7 +150,7 @@ def write_report(out: Path, *, record: dict[str, Any], vectors: np.ndarray, labe
     bins = np.linspace(0, 2, 101)
     for key, colour in (("within", "#228833"), ("between", "#ee6677")):
         if d[key].size:
-            ax.hist(d[key], bins=bins, alpha=0.6, density=True, color=colour, label=f"{key} identities")
+            ax.hist(d[key], bins=bins.tolist(), alpha=0.6, density=True, color=colour, label=f"{key} identities")
     ax.axvline(thr, color="k", linestyle="--", label=f"threshold {thr}")
     ax.set_xlabel("cosine distance")
     ax.set_ylabel("density")
@@ -162,7 +162,7 @@ def write_report(out: Path, *, record: dict[str, Any], vectors: np.ndarray, labe
     for s, colour in (("train", "#4477aa"), ("val", "#ccbb44"), ("test", "#ee6677")):
         v = n_refs[:n_src][(split_of[:n_src] == s) & (n_refs[:n_src] > 0)]
         if v.size:
-            ax.hist(v, bins=np.arange(1, v.max() + 2) - 0.5, alpha=0.6, color=colour, label=s)
+            ax.hist(v, bins=(np.arange(1, v.max() + 2) - 0.5).tolist(), alpha=0.6, color=colour, label=s)
     ax.set_xlabel("references per target")
     ax.set_ylabel("targets")
     ax.legend(loc="upper right")

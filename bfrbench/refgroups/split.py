@@ -93,7 +93,7 @@ def split_sizes(spec: SplitSpec, n: int) -> dict[str, int]:
                     base[k] += 1
         sizes.update(base)
         return sizes
-    counts = {k: int(v) for k, v in fixed.items()}  # type: ignore[arg-type]
+    counts = {k: int(v) for k, v in fixed.items()}
     if sum(counts.values()) > n:
         raise ConfigError(f"--split asks for {sum(counts.values())} identities but only {n} have references")
     sizes.update(counts)
@@ -114,8 +114,8 @@ def identity_strata(image_identity: Mapping[str, str], image_value: Mapping[str,
         d[str(v)] = d.get(str(v), 0) + 1
     out: dict[str, str] = {}
     for ident in set(image_identity.values()):
-        d = votes.get(ident)
-        out[ident] = min(d, key=lambda v: (-d[v], v)) if d else "unknown"
+        tally = votes.get(ident) or {}
+        out[ident] = min(tally, key=lambda v: (-tally[v], v)) if tally else "unknown"
     return out
 
 

@@ -149,9 +149,9 @@ def build_one(task: dict[str, Any]) -> dict[str, Any]:
         except (OSError, ValueError):
             state = {}
         if _state_valid(state, task, src_sha, out):
-            row = dict(state["row"])
-            row["src_path"] = task["src_rel"]  # same bytes; the folder may have moved
-            return {"ok": True, "row": row, "resumed": True}
+            kept = dict(state["row"])
+            kept["src_path"] = task["src_rel"]  # same bytes; the folder may have moved
+            return {"ok": True, "row": kept, "resumed": True}
     try:
         img = read_image(src)
         hq = _prepare_hq(img, src, task["size"], task["min_size"])
