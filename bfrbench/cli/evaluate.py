@@ -27,6 +27,9 @@ def register(subparsers: Any) -> None:
     g.add_argument("--scheduler", default=None, help="dask scheduler address, e.g. tcp://host:8786")
     p.add_argument("--fid-stats", default=None, help="reference statistics .npz (or registered name) for fid:*-stats")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
+    p.add_argument("--no-verify", action="store_true",
+                   help="score HQ/restored files whose SHA-256 differs from the manifest / run.json (recorded as "
+                        "warnings in summary.json)")
     p.add_argument("--json", action="store_true", help="print summary.json instead of a table")
     p.set_defaults(func=run)
 
@@ -61,12 +64,15 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--metrics {args.metrics!r} names no metric")
     summary = evaluate(args.testset, args.restored, args.out, metrics=metrics, device=args.device,
                        batch_size=args.batch_size, workers=args.workers, scheduler=args.scheduler,
-                       fid_stats=args.fid_stats, cache=not args.no_cache, command=sys.argv)
+                       fid_stats=args.fid_stats, cache=not args.no_cache, command=sys.argv,
+                       verify=not args.no_verify)
     if args.json:
         print_json(summary)
     else:
         print(format_table(summary))
         print(f"wrote {args.out}/per_image.parquet and {args.out}/summary.json")
+    for w in summary.get("verification", {}).get("warnings", [])[:10]:
+        print(f"bfrbench evaluate: warning (--no-verify): {w}", file=sys.stderr)
     c = summary["counts"]
     if c["with_errors"] or c["missing"]:
         print(f"bfrbench evaluate: {c['with_errors']} image(s) with errors ({c['missing']} missing); "

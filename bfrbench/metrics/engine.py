@@ -25,8 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from bfrbench.checks import check_device, check_seed
 from bfrbench.errors import ArtifactError, ConfigError, ImageError, MissingWeightsError
+from bfrbench.io.outdir import writes_output
 from bfrbench.metrics._base import METRICS, ImageItem, Metric, NoRefMetric, PairMetric, SetMetric, Shared, parse_spec
+from bfrbench.metrics._verify import verify_evaluation_inputs
 
 __all__ = ["evaluate", "default_metric_specs", "resolve_metrics", "score_shard", "FORMAT_VERSION", "bootstrap_ci"]
 
@@ -232,11 +235,24 @@ def _read_manifest(testset: Path) -> tuple[list[dict[str, Any]], bool]:
         raise ArtifactError(f"{mpath}: cannot read: {exc}") from None
     if "id" not in df.columns:
         raise ArtifactError(f"{mpath}: has no 'id' column (columns: {', '.join(map(str, df.columns))})")
+    from bfrbench.io.paths import UnsafePathError, check_id, resolve_inside
+
     rows = []
+    seen: set[str] = set()
     has_hq = "hq_path" in df.columns and bool(df["hq_path"].notna().any())
     for rec in df.to_dict("records"):
-        hp = rec.get("hq_path")
-        rows.append({"id": str(rec["id"]), "hq": str(testset / hp) if isinstance(hp, str) and hp else None})
+        hp, item = rec.get("hq_path"), str(rec["id"])
+        row: dict[str, Any] = {"id": item, "hq": None, "hq_sha256": rec.get("hq_sha256")}
+        try:  # artifact content: safe id, hq_path inside the test set (bfrbench.io.paths)
+            check_id(item, where=mpath)
+            if item in seen:
+                raise UnsafePathError(mpath, "id", item, "appears twice in the manifest")
+            seen.add(item)
+            if isinstance(hp, str) and hp:
+                row["hq"] = str(resolve_inside(testset, hp, where=f"{mpath} (id {item!r})", field="hq_path"))
+        except UnsafePathError as exc:
+            row["_problem"] = str(exc)
+        rows.append(row)
     return sorted(rows, key=lambda r: r["id"]), has_hq
 
 
@@ -311,6 +327,7 @@ def _set_metric_results(columns: list[tuple[str, type[Metric]]], shards: list[di
     return out
 
 
+@writes_output("out", inputs=("testset", "restored"), command="bfrbench evaluate")
 def evaluate(
     testset: str | Path,
     restored: str | Path,
@@ -326,6 +343,7 @@ def evaluate(
     seed: int = 0,
     command: Sequence[str] | None = None,
     log: Callable[[str], None] | None = _log_stderr,
+    verify: bool = True,
 ) -> dict[str, Any]:
     """Score ``restored`` (a folder of ``<id>.png``) against the test set ``testset``.
 
@@ -341,6 +359,8 @@ def evaluate(
         seed: seed of the bootstrap generator.
         command: command line recorded in provenance (default ``sys.argv``).
         log: receives notes (fallback backends, problems); None silences them.
+        verify: check the manifest, HQ files and (with a ``run.json``) restored files against their recorded
+            SHA-256 (bfrbench.metrics._verify); False scores mismatching files and records warnings instead.
 
     Returns:
         The summary dict written to ``summary.json``.
@@ -354,6 +374,9 @@ def evaluate(
 
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    seed = check_seed(seed, flag="seed")
+    if scheduler is None:
+        check_device(device)
     testset, restored, out = Path(testset), Path(restored), Path(out)
     rows, has_hq = _read_manifest(testset)
     found, dups = _scan_restored(restored)
@@ -367,7 +390,8 @@ def evaluate(
                             f"({len(ids)} ids, e.g. {ids[:3]}); restored files must be named <id>.png")
     columns = resolve_metrics(metrics, has_hq=has_hq, fid_stats=fid_stats)
     ref_stats, stats_info = _check_reference_stats(columns, fid_stats)
-    notes: list[str] = []
+    excluded, verification = verify_evaluation_inputs(testset, rows, found, restored, verify)
+    notes: list[str] = list(verification["notes"])
     fallback = [col for col, cls in columns if cls.name in ("ids", "deg") and col.endswith(":dlib")
                 and cls.resolve_default_variant() != "arcface"]
     if fallback:
@@ -389,8 +413,9 @@ def evaluate(
     set_hq = any(c.endswith("-hq") for c in set_cols)
     cache_root = str(default_cache_dir()) if cache else None
     tasks = []
-    for s in range(0, len(paired), batch_size):
-        chunk = paired[s:s + batch_size]
+    scored = [r for r in paired if r["id"] not in excluded]
+    for s in range(0, len(scored), batch_size):
+        chunk = scored[s:s + batch_size]
         tasks.append({"ids": [r["id"] for r in chunk], "restored": [str(found[r["id"]]) for r in chunk],
                       "hq": [r["hq"] for r in chunk], "columns": per_image_cols + set_cols, "device": device,
                       "batch_size": batch_size, "cache_root": cache_root, "set_hq": set_hq})
@@ -419,6 +444,9 @@ def evaluate(
             by_id[i] = row
             if sh["sha256"][j]:
                 sha[i] = sh["sha256"][j]
+    for i, why in excluded.items():
+        if i in known and i not in missing:
+            by_id[i] = {"id": i, **{c: np.nan for c in per_image_cols}, "error": why}
     for i in missing:
         by_id[i] = {"id": i, **{c: np.nan for c in per_image_cols},
                     "error": f"missing: no restored image named {i}.png in {restored}"}
@@ -450,9 +478,10 @@ def evaluate(
         "kind": "evaluation", "format_version": FORMAT_VERSION,
         "testset": str(testset), "restored": str(restored),
         "metrics": metric_summary, "set_metrics": set_results,
-        "counts": {"expected": len(ids), "found": len(found), "scored": len(paired), "missing": len(missing),
+        "counts": {"expected": len(ids), "found": len(found), "scored": len(scored), "missing": len(missing),
                    "extra": len(extra), "with_errors": failed, "failed": failed},
         "problems": problems, "notes": notes, "cache": {"enabled": cache, "computed": computed},
+        "verification": verification,
         "provenance": {
             "testset_manifest_sha256": sha256_file(testset / "manifest.parquet"),
             "run_json_sha256": sha256_file(run_json) if run_json.is_file() else None,
