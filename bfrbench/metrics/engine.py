@@ -31,7 +31,7 @@ from bfrbench.io.outdir import writes_output
 from bfrbench.metrics._base import METRICS, ImageItem, Metric, NoRefMetric, PairMetric, SetMetric, Shared, parse_spec
 from bfrbench.metrics._verify import verify_evaluation_inputs
 
-__all__ = ["evaluate", "default_metric_specs", "resolve_metrics", "score_shard", "FORMAT_VERSION", "bootstrap_ci"]
+__all__ = ["evaluate", "default_metric_specs", "registry_default_specs", "resolve_metrics", "score_shard", "FORMAT_VERSION", "bootstrap_ci"]
 
 FORMAT_VERSION = 1
 BOOTSTRAP_RESAMPLES = 1000
@@ -43,34 +43,56 @@ def _log_stderr(msg: str) -> None:
 
 
 # -- metric selection ------------------------------------------------------------------------------
-def default_metric_specs(*, has_hq: bool = True, fid_stats: bool = False) -> list[str]:
-    """Every metric variant whose weights are present (one column per default variant; identity metrics for
-    every present embedder backend); FR and ``-hq`` set metrics only when the test set has HQ images."""
+def registry_default_specs(*, has_hq: bool = True, fid_stats: bool = False) -> list[str]:
+    """The default metric set as the registry defines it, whatever is in the weights cache: each metric's
+    registered default variant (identity metrics: every embedder backend), no KID; FR and ``-hq`` set metrics
+    only when the test set has HQ images."""
     out: list[str] = []
     for name, cls in METRICS.items():
-        variants = [cls.resolve_default_variant()]
-        if name in ("ids", "deg"):
-            variants = [v for v in cls.variants if v == variants[0] or v != "arcface"]
+        if name == "kid":
+            continue  # KID on a few hundred images is noisy; request it explicitly
+        variants = list(cls.variants) if name in ("ids", "deg") else [cls.default_variant]
         if name == "fid" and fid_stats:
             variants.append("legacy-stats")
         for v in dict.fromkeys(variants):
             needs_hq = cls.kind == "FR" or (cls.kind == "set" and v.endswith("-hq"))
-            if needs_hq and not has_hq:
-                continue
-            if name == "kid":
-                continue  # KID on a few hundred images is noisy; request it explicitly
-            try:
-                if cls.weights_present(v):
-                    out.append(f"{name}:{v}")
-            except KeyError:
-                continue
+            if not (needs_hq and not has_hq):
+                out.append(f"{name}:{v}")
     return out
 
 
-def resolve_metrics(specs: Sequence[str] | None, *, has_hq: bool, fid_stats: str | None) -> list[tuple[str, type[Metric]]]:
+def default_metric_specs(*, has_hq: bool = True, fid_stats: bool = False,
+                         left_out: dict[str, str] | None = None) -> list[str]:
+    """The registry defaults (:func:`registry_default_specs`) that can run here.
+
+    A default whose weights are missing is replaced by its metric's offline fallback when it has one (``ids`` /
+    ``deg``: ``dlib``, the note evaluate prints), else left out (recorded in ``left_out``: spec -> missing
+    weight). Importing or fetching a weight file therefore never adds a metric that is not a registry default,
+    and never switches a default to a variant whose own weights are missing.
+    """
+    out: list[str] = []
+    for spec in registry_default_specs(has_hq=has_hq, fid_stats=fid_stats):
+        name, _, v = spec.partition(":")
+        cls = METRICS.get(name)
+        try:
+            ok = bool(cls.weights_present(v))
+        except KeyError:
+            ok = False
+        fb = getattr(sys.modules.get(cls.__module__), "FALLBACK_BACKEND", None)
+        if ok:
+            out.append(spec)
+        elif fb and v != fb and cls.weights_present(fb):
+            out.append(f"{name}:{fb}")
+        elif left_out is not None:
+            left_out[spec] = ", ".join(cls.weights_for(v)) or "backend not available"
+    return list(dict.fromkeys(out))
+
+
+def resolve_metrics(specs: Sequence[str] | None, *, has_hq: bool, fid_stats: str | None,
+                    left_out: dict[str, str] | None = None) -> list[tuple[str, type[Metric]]]:
     """(column, class) for each spec, checking weights, HQ availability and ``--fid-stats``."""
     if specs is None:
-        specs = default_metric_specs(has_hq=has_hq, fid_stats=fid_stats is not None)
+        specs = default_metric_specs(has_hq=has_hq, fid_stats=fid_stats is not None, left_out=left_out)
     out: list[tuple[str, type[Metric]]] = []
     for raw in specs:
         s = parse_spec(raw)
@@ -388,7 +410,8 @@ def evaluate(
     if not paired:
         raise ArtifactError(f"{restored}: none of its {len(found)} images matches a test-set id of {testset} "
                             f"({len(ids)} ids, e.g. {ids[:3]}); restored files must be named <id>.png")
-    columns = resolve_metrics(metrics, has_hq=has_hq, fid_stats=fid_stats)
+    left_out: dict[str, str] = {}
+    columns = resolve_metrics(metrics, has_hq=has_hq, fid_stats=fid_stats, left_out=left_out)
     ref_stats, stats_info = _check_reference_stats(columns, fid_stats)
     excluded, verification = verify_evaluation_inputs(testset, rows, found, restored, verify)
     notes: list[str] = list(verification["notes"])
@@ -396,7 +419,7 @@ def evaluate(
                 and cls.resolve_default_variant() != "arcface"]
     if fallback:
         notes.append(f"{', '.join(fallback)}: ArcFace weights are not present, so the default identity backend is "
-                     "dlib (`bfrbench weights fetch arcface-buffalo_l-w600k_r50` enables ids:arcface / deg:arcface)")
+                     "dlib (`bfrbench weights fetch arcface-webface-r50` enables ids:arcface / deg:arcface)")
     if fid_stats is not None and not any(c.endswith("-stats") for c, _ in columns):
         notes.append(f"--fid-stats {fid_stats} is unused: no fid:*-stats metric was requested")
     problems: dict[str, Any] = {"missing": missing, "extra": extra, "duplicates": dups,
@@ -482,6 +505,9 @@ def evaluate(
                    "extra": len(extra), "with_errors": failed, "failed": failed},
         "problems": problems, "notes": notes, "cache": {"enabled": cache, "computed": computed},
         "verification": verification,
+        "defaults": None if metrics is not None else {
+            "registry": registry_default_specs(has_hq=has_hq, fid_stats=fid_stats is not None),
+            "used": [c for c, _ in columns], "left_out_missing_weights": left_out},
         "provenance": {
             "testset_manifest_sha256": sha256_file(testset / "manifest.parquet"),
             "run_json_sha256": sha256_file(run_json) if run_json.is_file() else None,

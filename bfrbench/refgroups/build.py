@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from bfrbench.errors import ConfigError
+from bfrbench.io.outdir import writes_output
 from bfrbench.io import atomic_write_bytes, atomic_write_json, sha256_file, sha256_json
 from bfrbench.refgroups import ffhqref
 from bfrbench.refgroups.embed import EmbeddingTable, embed_folder, save_embeddings
@@ -299,6 +300,7 @@ def build_from_embeddings(
     return record
 
 
+@writes_output("out", inputs=("src", "pool"), command="bfrbench build refgroups")
 def build_refgroups(
     src: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -334,6 +336,10 @@ def build_refgroups(
     unknown = set(options) - allowed
     if unknown:
         raise ConfigError(f"build_refgroups: unknown option(s) {sorted(unknown)}; accepted: {sorted(allowed)}")
+    if "seed" in options:
+        from bfrbench.checks import check_seed
+
+        check_seed(options["seed"])
     from bfrbench.refgroups.embed import _get_embedder
 
     for name, folder in (("--src", src), ("--pool", pool)):
