@@ -18,8 +18,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--restored", required=True, help="folder of restored <id>.png")
     p.add_argument("--out", required=True, help="evaluation folder to write (per_image.parquet, summary.json)")
     p.add_argument("--metrics", default=None,
-                   help="comma-separated specs, e.g. psnr,ssim:y,fid:clean-hq (default: every metric whose "
-                        "weights are present; see `bfrbench metrics list`)")
+                   help="comma-separated specs, e.g. psnr,ssim:y,fid:clean-hq (default: the registry's default set; "
+                        "a default whose weights are missing falls back or is left out, with a note; see "
+                        "`bfrbench metrics list`)")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
     p.add_argument("--batch-size", type=int, default=8, help="images per forward pass and per shard")
     g = p.add_mutually_exclusive_group()

@@ -79,7 +79,7 @@ def _inside(p: Path, root: Path) -> bool:
 
 
 def resolve_inside(root: str | os.PathLike[str], rel: object, *, where: object, field: str,
-                   extra_roots: Iterable[str | os.PathLike[str]] = ()) -> Path:
+                   extra_roots: Iterable[str | os.PathLike[str]] = (), allow_dotdot: bool = False) -> Path:
     """``root / rel`` resolved, when it stays inside ``root`` (or an extra root); else UnsafePathError.
 
     Args:
@@ -87,6 +87,8 @@ def resolve_inside(root: str | os.PathLike[str], rel: object, *, where: object, 
         rel: the value read from the artifact (a POSIX-style relative path such as ``hq/00001.png``).
         where: artifact file (and row) for the message; field: column or key name.
         extra_roots: other folders the resolved path may lie in (symlinked references).
+        allow_dotdot: accept ``..`` components (only where the caller names ``extra_roots`` the user chose, e.g.
+            a leaderboard work folder outside the suite); the resolved path must still be inside a root.
 
     Returns:
         The absolute, symlink-resolved path (it need not exist).
@@ -98,7 +100,7 @@ def resolve_inside(root: str | os.PathLike[str], rel: object, *, where: object, 
     if PurePosixPath(rel).is_absolute() or PureWindowsPath(rel).is_absolute() or PureWindowsPath(rel).drive:
         raise UnsafePathError(where, field, rel, "absolute paths are not allowed; paths must be relative to "
                                                  f"{root}")
-    if ".." in PurePosixPath(rel.replace("\\", "/")).parts:
+    if not allow_dotdot and ".." in PurePosixPath(rel.replace("\\", "/")).parts:
         raise UnsafePathError(where, field, rel, f"'..' is not allowed; paths must stay inside {root}")
     base = Path(root).resolve()
     full = (base / rel).resolve()

@@ -79,9 +79,10 @@ def _verify_row(rep: VerifyReport, row: dict[str, Any], base: Path, roots: tuple
     prov, art = row["provenance"], row["artifacts"]
     try:
         tdir, rdir, edir = (resolve_inside(base, art.get(k), where=rep.results, field=f"artifacts.{k}",
-                                           extra_roots=roots) for k in ("testset", "run", "evaluation"))
+                                           extra_roots=roots, allow_dotdot=bool(roots)) for k in ("testset", "run", "evaluation"))
     except UnsafePathError as exc:
-        _check(rep, "artifact path", rep.results, "a folder inside " + str(base), str(exc))
+        _check(rep, "artifact path", rep.results,
+               f"a folder inside {base} (for a work folder kept elsewhere: bfrbench verify --work DIR)", str(exc))
         return
     _check(rep, "test-set manifest", tdir / "manifest.parquet", prov["testset_manifest_sha256"],
            _hash_or_missing(tdir / "manifest.parquet"))

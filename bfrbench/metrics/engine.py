@@ -4,8 +4,10 @@ Flow (docs/artifacts.md, "Evaluation"):
 
 1. Read ``TESTSET/manifest.parquet``; list ``RESTORED/<id>.<ext>``; pair by id. Missing, extra, duplicate
    and wrong-count problems are recorded, never fatal (an empty pairing is an :class:`ArtifactError`).
-2. Resolve metric specs (default: every metric whose weights are present; an explicitly requested metric
-   with missing weights raises :class:`MissingWeightsError` naming the file and how to get it).
+2. Resolve metric specs (default: the registry's default set, a missing default weight falling back or left
+   out with a record, see :func:`default_metric_specs`; an explicitly requested metric with missing weights
+   raises :class:`MissingWeightsError` naming the file and how to get it). Verify the inputs against their
+   recorded hashes (:mod:`bfrbench.metrics._verify`, docs/security.md).
 3. Shard the paired ids in order (``batch_size`` ids per shard) and run :func:`score_shard` through
    :func:`bfrbench.distributed.run_tasks`: each shard decodes every restored and HQ image once, runs every
    per-image metric on them, and returns Inception features for set metrics. Features and per-image values

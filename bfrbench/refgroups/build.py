@@ -90,7 +90,9 @@ def _prepare_out(out: Path) -> Path:
 
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {str(out)!r} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
+    from bfrbench.io.outdir import LOCK_NAME
+
+    if out.is_dir() and any(p.name != LOCK_NAME for p in out.iterdir()):
         if not (out / "refgroups.json").is_file():
             raise ConfigError(f"--out {str(out)!r} is not empty and holds no earlier reference groups; "
                               "choose an empty or new folder")

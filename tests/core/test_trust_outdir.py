@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import snapshot
+from trust_helpers import snapshot
 
 from bfrbench.cli import main
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import rewrite_manifest, snapshot
+from trust_helpers import rewrite_manifest, snapshot
 
 from bfrbench.cli import main
 from bfrbench.io.paths import UnsafePathError, check_id, id_problem, resolve_inside
@@ -152,3 +152,13 @@ def test_verify_refuses_results_paths_outside_the_suite(tmp_path: Path) -> None:
     rep = verify_results(tmp_path / "suite")
     assert not rep.ok and [d.what for d in rep.drifts] == ["artifact path"]
     assert "artifacts.testset '/etc' refused: absolute" in rep.drifts[0].actual
+    # a work folder outside the suite is accepted only when the user names it, and only inside it
+    row["artifacts"] = {"testset": "../w/t", "run": "../w/r", "evaluation": "../w/e"}
+    res["content_sha256"] = content_hash(res)
+    (tmp_path / "suite" / "results.json").write_text(json.dumps(res))
+    assert "artifact path" in [d.what for d in verify_results(tmp_path / "suite").drifts]
+    assert "artifact path" not in [d.what for d in verify_results(tmp_path / "suite", roots=(tmp_path / "w",)).drifts]
+    row["artifacts"]["run"] = "../w/../../etc"
+    res["content_sha256"] = content_hash(res)
+    (tmp_path / "suite" / "results.json").write_text(json.dumps(res))
+    assert "artifact path" in [d.what for d in verify_results(tmp_path / "suite", roots=(tmp_path / "w",)).drifts]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import face, snapshot
+from trust_helpers import face, snapshot
 
 from bfrbench.checks import SEED_MAX
 from bfrbench.cli import main

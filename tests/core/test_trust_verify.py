@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import face, rewrite_manifest, snapshot
+from trust_helpers import face, rewrite_manifest, snapshot
 
 from bfrbench.cli import main
 from bfrbench.io import read_image, write_png
