@@ -32,7 +32,7 @@ from bfrbench.errors import ArtifactError
 
 __all__ = ["ID_RULE", "MAX_ID_BYTES", "UnsafePathError", "check_id", "id_problem", "resolve_inside"]
 
-MAX_ID_BYTES = 200
+MAX_ID_BYTES = 250  # OUT/.state/<id>.json must fit the usual 255-byte file-name limit
 ID_RULE = (f"an id must be a non-empty file stem of at most {MAX_ID_BYTES} UTF-8 bytes without '/', '\\', "
            "control characters or a leading '.'")
 

@@ -2,8 +2,9 @@
 
 1. The test set's ``manifest.parquet`` against ``testset.json`` ``manifest_sha256`` (a mismatch stops the
    evaluation with :class:`~bfrbench.errors.ArtifactError`, or is a warning with ``verify=False``).
-2. Each manifest row: a safe id and an ``hq_path`` inside the test-set folder (``bfrbench.io.paths``); a
-   refused row is a per-image error whatever ``verify`` says.
+2. Each manifest row: a safe id and an ``hq_path`` inside the test-set folder (``bfrbench.io.paths``), and
+   a restored file that is not a symlink out of the restored folder; a refused row is a per-image error
+   whatever ``verify`` says.
 3. Each HQ file against the manifest's ``hq_sha256`` (streamed, cached by stat: ``bfrbench.io.verify``).
 4. When ``RESTORED/run.json`` exists: each restored ``<id>.png`` against the SHA-256 run.json recorded for it
    (a file changed after the run, or written by another run into the same folder, is caught); an image that
@@ -59,6 +60,14 @@ def verify_evaluation_inputs(testset: Path, rows: list[dict[str, Any]], found: d
             fail(r["id"], msg)
     cache.save()
 
+    from bfrbench.io.paths import UnsafePathError, resolve_inside
+
+    for r in rows:  # a restored file may not be a symlink out of its folder (e.g. to the HQ image)
+        if r["id"] in found and r["id"] not in errors:
+            try:
+                resolve_inside(restored, found[r["id"]].name, where=restored, field="restored file")
+            except UnsafePathError as exc:
+                errors[r["id"]] = str(exc)
     run_json = restored / "run.json"
     if not run_json.is_file():
         rec["notes"].append(f"{run_json} not found: restored files were not checked against a run record")

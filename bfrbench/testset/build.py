@@ -146,6 +146,11 @@ def build_one(task: dict[str, Any]) -> dict[str, Any]:
 
     cv2.setNumThreads(1)
     out, iid, src = Path(task["out"]), task["id"], task["src"]
+    from bfrbench.io.paths import id_problem
+
+    if id_problem(iid):  # e.g. a control character in the file name: never a path component (docs/security.md)
+        return {"ok": False, "input": src, "reason": f"its file name gives the id {iid!r}, which is unusable: "
+                                                      f"{id_problem(iid)}; rename the file"}
     state_path = out / ".state" / f"{iid}.json"
     try:
         src_sha = sha256_file(src)

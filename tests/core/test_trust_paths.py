@@ -25,7 +25,7 @@ def test_ids_made_by_build_and_unaligned_stay_valid(item: str) -> None:
 
 @pytest.mark.parametrize("item,why", [("../../escaped", "'.'"), ("/abs/path/keep", "separator"), ("", "empty"),
                                       (".hidden", "'.'"), ("a\\b", "separator"), ("x\ny", "control"),
-                                      ("é" * 101, "longer"), (7, "not a string")])
+                                      ("é" * 126, "longer"), (7, "not a string")])
 def test_unsafe_ids_are_refused(item: object, why: str) -> None:
     assert why in str(id_problem(item))
     with pytest.raises(UnsafePathError, match="refused"):
@@ -94,9 +94,16 @@ def test_evaluate_refuses_hq_paths_outside_the_testset(trust_ts: Path, tmp_path:
     df = pd.read_parquet(out / "per_image.parquet").set_index("id")
     assert "hq_path" in df.loc["face0", "error"] and "absolute paths are not allowed" in df.loc["face0", "error"]
     assert "outside" in df.loc["face1", "error"] and "symlink" in df.loc["face1", "error"]
-    assert df["psnr:rgb"].isna().tolist() == [True, True, False]
+    assert df["psnr:rgb"].isna().tolist() == [True, True, False]  # face2 scored: the rules are per image
     assert "2 image(s) with errors" in capsys.readouterr().err
     assert snapshot(tmp_path, exclude=(out,)) == before
+    # a restored file that is a symlink to the ground truth (outside the run folder) is refused too
+    os.remove(run / "face2.png")
+    os.symlink(trust_ts / "hq" / "face2.png", run / "face2.png")
+    assert main(["evaluate", "--testset", str(trust_ts), "--restored", str(run), "--out", str(tmp_path / "e3"),
+                 "--metrics", "psnr", "--no-verify"]) == 3
+    df = pd.read_parquet(tmp_path / "e3" / "per_image.parquet").set_index("id")
+    assert "restored file 'face2.png' refused: resolves (through a symlink)" in df.loc["face2", "error"]
 
 
 def test_validate_load_and_references_refuse_escapes(trust_ts: Path, tmp_path: Path,
