@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_table(summary))
         print(f"wrote {args.out}/per_image.parquet and {args.out}/summary.json")
+    for f in summary.get("verification", {}).get("failures", [])[:10]:
+        print(f"bfrbench evaluate: not scored {f['id']}: {f['reason']}", file=sys.stderr)
     for w in summary.get("verification", {}).get("warnings", [])[:10]:
         print(f"bfrbench evaluate: warning (--no-verify): {w}", file=sys.stderr)
     c = summary["counts"]

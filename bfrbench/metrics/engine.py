@@ -416,6 +416,7 @@ def evaluate(
     columns = resolve_metrics(metrics, has_hq=has_hq, fid_stats=fid_stats, left_out=left_out)
     ref_stats, stats_info = _check_reference_stats(columns, fid_stats)
     excluded, verification = verify_evaluation_inputs(testset, rows, found, restored, verify)
+    verification["failures"] = [{"id": i, "reason": r} for i, r in sorted(excluded.items()) if i in found]
     notes: list[str] = list(verification["notes"])
     fallback = [col for col, cls in columns if cls.name in ("ids", "deg") and col.endswith(":dlib")
                 and cls.resolve_default_variant() != "arcface"]

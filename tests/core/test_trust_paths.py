@@ -95,7 +95,8 @@ def test_evaluate_refuses_hq_paths_outside_the_testset(trust_ts: Path, tmp_path:
     assert "hq_path" in df.loc["face0", "error"] and "absolute paths are not allowed" in df.loc["face0", "error"]
     assert "outside" in df.loc["face1", "error"] and "symlink" in df.loc["face1", "error"]
     assert df["psnr:rgb"].isna().tolist() == [True, True, False]  # face2 scored: the rules are per image
-    assert "2 image(s) with errors" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "2 image(s) with errors" in err and "not scored face0: " in err and "hq_path " in err
     assert snapshot(tmp_path, exclude=(out,)) == before
     # a restored file that is a symlink to the ground truth (outside the run folder) is refused too
     os.remove(run / "face2.png")

@@ -87,6 +87,7 @@ def test_build_records_resized_and_skipped_sources(tmp_path: Path, capsys: pytes
     assert main(["build", "testset", "--preset", "gfpgan", "--src", str(src), "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert "bfrbench: skipped dangling.png: dangling symlink (target" in err
+    assert "bfrbench: note: small.png resized 256x256 -> 512x512 (id small;" in err
     assert "bfrbench: skipped .hidden.png: hidden file" in err and "skipped .cache/x.png: hidden file" in err
     meta = json.loads((out / "testset.json").read_text())
     assert [s["input"] for s in meta["skipped"]] == [".cache/x.png", ".hidden.png", "dangling.png"]
