@@ -34,11 +34,10 @@ def register(subparsers: Any) -> None:
 
 
 def run_cmd(args: argparse.Namespace) -> int:
+    from bfrbench.io.outdir import output_lock
     from bfrbench.leaderboard.render import render_suite
     from bfrbench.leaderboard.run import run_suite
     from bfrbench.leaderboard.suite import load_suite
-
-    from bfrbench.io.outdir import output_lock
 
     suite = load_suite(args.suite)
     with output_lock(args.work or suite.path / "_work", "bfrbench leaderboard run " + " ".join(map(str, [args.suite]))):

@@ -74,12 +74,14 @@ def verify_evaluation_inputs(testset: Path, rows: list[dict[str, Any]], found: d
         return errors, rec
     try:
         run = json.loads(run_json.read_text(encoding="utf-8"))
-        images = run.get("images") if isinstance(run, dict) else None
-        if not isinstance(images, dict):
-            raise ValueError("no 'images' record")
     except (OSError, ValueError) as exc:
-        raise ArtifactError(f"{run_json}: unreadable run record ({exc}); move it away to evaluate the folder "
-                            "as plain images") from None
+        run, why = None, str(exc)
+    else:
+        why = "no 'images' record"
+    images = run.get("images") if isinstance(run, dict) else None
+    if not isinstance(run, dict) or not isinstance(images, dict):
+        raise ArtifactError(f"{run_json}: unreadable run record ({why}); move it away to evaluate the folder "
+                            "as plain images")
     rec["restored_against_run_json"] = True
     ran_on = (run.get("testset") or {}).get("manifest_sha256") if isinstance(run.get("testset"), dict) else None
     if ran_on and (testset / "manifest.parquet").is_file() and ran_on != sha256_file(testset / "manifest.parquet"):

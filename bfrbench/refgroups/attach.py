@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Literal
 
 from bfrbench.errors import ArtifactError, ConfigError
-from bfrbench.io.paths import UnsafePathError, resolve_inside
 from bfrbench.io.outdir import writes_output
+from bfrbench.io.paths import UnsafePathError, resolve_inside
 
 __all__ = ["attach_references"]
 

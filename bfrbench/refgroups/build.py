@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from bfrbench.errors import ConfigError
-from bfrbench.io.outdir import writes_output
 from bfrbench.io import atomic_write_bytes, atomic_write_json, sha256_file, sha256_json
+from bfrbench.io.outdir import LOCK_NAME, writes_output
 from bfrbench.refgroups import ffhqref
 from bfrbench.refgroups.embed import EmbeddingTable, embed_folder, save_embeddings
 from bfrbench.refgroups.graph import connected_components, neighbour_pairs
@@ -90,8 +90,6 @@ def _prepare_out(out: Path) -> Path:
 
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {str(out)!r} exists and is not a folder")
-    from bfrbench.io.outdir import LOCK_NAME
-
     if out.is_dir() and any(p.name != LOCK_NAME for p in out.iterdir()):
         if not (out / "refgroups.json").is_file():
             raise ConfigError(f"--out {str(out)!r} is not empty and holds no earlier reference groups; "

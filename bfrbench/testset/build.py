@@ -32,11 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from bfrbench.errors import ArtifactError, ConfigError, ImageError
-from bfrbench.io.outdir import writes_output
 from bfrbench.checks import check_limit, check_seed
+from bfrbench.errors import ArtifactError, ConfigError, ImageError
 from bfrbench.io import atomic_write_bytes, atomic_write_json, encode_png, list_images, read_image, sha256_file
 from bfrbench.io.images import list_skipped
+from bfrbench.io.outdir import writes_output
 
 __all__ = ["FIXED_COLUMNS", "FORMAT_VERSION", "BuildResult", "assign_ids", "build_testset"]
 

@@ -102,6 +102,6 @@ def test_lock_held_on_another_host_is_never_taken_over(tmp_path: Path) -> None:
     (tmp_path / "o").mkdir()
     (tmp_path / "o" / ".bfrbench.lock").write_text(json.dumps(
         {"pid": 1, "host": "other-node", "command": "bfrbench evaluate", "started": "2026-01-01T00:00:00Z"}))
-    with pytest.raises(OutputLockedError, match="pid 1 on other-node \\(bfrbench evaluate\\)"):
-        with output_lock(tmp_path / "o", "x"):
-            pass
+    with pytest.raises(OutputLockedError, match="pid 1 on other-node \\(bfrbench evaluate\\)"), \
+            output_lock(tmp_path / "o", "x"):
+        pass
