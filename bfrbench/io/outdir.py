@@ -84,7 +84,8 @@ def _try_create(lock: Path, info: Mapping[str, Any]) -> bool:
 
 @contextlib.contextmanager
 def output_lock(out: str | os.PathLike[str], command: str, *, name: str = LOCK_NAME) -> Iterator[dict[str, Any]]:
-    """Hold ``OUT/.bfrbench.lock`` (or ``OUT/<name>``) for the duration of the block (``out`` is created if needed).
+    """Hold ``OUT/.bfrbench.lock`` (or ``OUT/<name>``) for the duration of the block (``out`` is created if
+    needed, and removed again when it was created here and is still empty at the end).
 
     Yields the lock record (``took_over`` set when a stale lock was replaced).
 
@@ -92,6 +93,7 @@ def output_lock(out: str | os.PathLike[str], command: str, *, name: str = LOCK_N
         OutputLockedError: the folder is locked by a live process (or by a process on another host).
     """
     d = Path(out)
+    created = not d.exists()
     d.mkdir(parents=True, exist_ok=True)
     lock = d / name
     info: dict[str, Any] = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
@@ -131,6 +133,9 @@ def output_lock(out: str | os.PathLike[str], command: str, *, name: str = LOCK_N
                 lock.unlink()
         except (OSError, ValueError):
             pass
+        if created:  # a command refused before writing anything leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                d.rmdir()
 
 
 def writes_output(out: str, *, inputs: tuple[str, ...], command: str, lock: bool = True,

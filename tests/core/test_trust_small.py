@@ -30,6 +30,7 @@ def test_seed_out_of_range_is_refused_before_any_write(trust_ts: Path, tmp_path:
             assert f"{BAD_SEED} {seed}" in capsys.readouterr().err
     after = snapshot(tmp_path)
     assert after == before  # no image, manifest or run.json anywhere
+    assert not any((tmp_path / d).exists() for d in ("r", "t", "g"))  # not even an empty --out folder
     s = __import__("bfrbench.methods.runner", fromlist=["restore"]).restore(
         "lq", trust_ts, tmp_path / "max", seed=SEED_MAX)
     assert s["seed"] == SEED_MAX and s["counts"]["ok"] == 3
