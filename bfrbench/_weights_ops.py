@@ -187,7 +187,8 @@ def select(patterns: Iterable[str]) -> list[str]:
 def _manual_hint(w: WeightFile) -> str:
     where = " or ".join(w.urls) if w.urls else "the page in its note"
     return (f"If you are offline or the host is blocked, download {w.filename!r} by hand from {where} and run "
-            f"`bfrbench weights import {w.name} /path/to/{w.filename}`.")
+            f"`bfrbench weights import {w.name} /path/to/{w.filename}`"
+            + ("" if w.sha256 else " with --sha256 HEX (or --trust-on-first-use)") + ".")
 
 
 def fetch(name: str | WeightFile, *, force: bool = False, timeout: float = 60.0, retries: int = 3,
@@ -302,13 +303,21 @@ def verify(name: str | WeightFile) -> str:
     return check_file(w, p, force=True)
 
 
-def import_file(name: str | WeightFile, path: str | os.PathLike[str], *, copy: bool = True) -> Path:
+def import_file(name: str | WeightFile, path: str | os.PathLike[str], *, copy: bool = True,
+                sha256: str | None = None, trust_on_first_use: bool = False) -> Path:
     """Place a file the user obtained by hand into the cache, after checking its size and SHA-256.
+
+    An entry with neither a registered nor a recorded SHA-256 has nothing to check the file against, so the
+    import needs ``sha256`` (a digest the user got from the publisher; the file must match it) or
+    ``trust_on_first_use=True`` (the file's own digest is recorded). Either way the digest is recorded in
+    ``SHA256`` and every later use is verified against it (docs/security.md).
 
     Args:
         name: entry name.
         path: the file (e.g. downloaded from a Google Drive link).
         copy: copy (True) or move (False) it into the cache.
+        sha256: expected hex digest supplied by the user (must agree with a registered/recorded one).
+        trust_on_first_use: accept and record the file's digest when nothing else is known.
 
     Returns:
         The cache path.
@@ -323,8 +332,20 @@ def import_file(name: str | WeightFile, path: str | os.PathLike[str], *, copy: b
     size = src.stat().st_size
     if w.size is not None and size != w.size:
         raise ChecksumError(f"{src}: {size} bytes, but {w.name!r} ({w.filename}) is {w.size} bytes")
-    got = sha256_file(src)
     exp = expected_sha256(w)
+    if sha256 is not None:
+        user = sha256.strip().lower()
+        if not _HEX64.match(user):
+            raise WeightsError(f"--sha256 {sha256!r} is not a SHA-256 hex digest (64 hex characters)")
+        if exp is not None and user != exp:
+            raise ChecksumError(f"--sha256 {user} differs from the {'registered' if w.sha256 else 'recorded'} "
+                                f"SHA-256 {exp} of {w.name!r}; not imported")
+        exp = user
+    elif exp is None and not trust_on_first_use:
+        raise WeightsError(f"{w.name!r} has no registered SHA-256, so {src} cannot be checked: pass "
+                           f"--sha256 HEX (the digest published with the file) or --trust-on-first-use to accept "
+                           f"this file and verify every later use against its digest; not imported")
+    got = sha256_file(src)
     if exp is not None and got != exp:
         raise ChecksumError(f"{src}: SHA-256 {got} does not match the expected {exp} for {w.name!r} "
                             f"({w.filename}); not imported")
@@ -341,8 +362,8 @@ def import_file(name: str | WeightFile, path: str | os.PathLike[str], *, copy: b
             os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
-        if exp is None:
-            _record(w, got, str(src))
+        if not w.sha256 and recorded_sha256(w) is None:
+            _record(w, got, str(src) + (" (--sha256)" if sha256 is not None else " (--trust-on-first-use)"))
         atomic_write_json(cache_dir(w) / STAMP, {**_stamp_key(dest), "sha256": got})
     return dest
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from bfrbench.io import read_image, write_png
+from bfrbench.io.outdir import writes_output
 
 DEMO_PRESETS: tuple[str, ...] = ("gfpgan", "codeformer", "refldm-severe")
 DEMO_METHODS: tuple[str, ...] = ("lq", "bicubic", "classical")
@@ -79,6 +80,7 @@ def _fmt(v: Any) -> str:
 CONTACT_SHEET_PRESETS: tuple[str, ...] = ("gfpgan", "codeformer", "vqfr", "diffbir", "refldm-moderate", "refldm-severe")
 
 
+@writes_output("out", inputs=(), command="bfrbench demo")
 def run_demo(out: str | Path = "demo_out", *, workers: int = 1, device: str = "cpu",
              suite: str = "demo", echo: Any = print) -> dict[str, Any]:
     """The README's main job, end to end on real offline faces. Returns a summary dict.

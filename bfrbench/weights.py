@@ -177,7 +177,9 @@ def missing_message(w: WeightFile) -> str:
     url = w.urls[0] if w.urls else "(no public URL; see the method's docs)"
     return (f"weight file {w.filename!r} ({w.name}) is not in the cache {cache_path(w).parent}. "
             f"Download it with `bfrbench weights fetch {w.name}` (from {url}), or if you have the file, "
-            f"`bfrbench weights import {w.name} /path/to/{w.filename}`." + (f" Note: {w.note}" if w.note else ""))
+            f"`bfrbench weights import {w.name} /path/to/{w.filename}`"
+            + ("" if w.sha256 else " with --sha256 HEX (or --trust-on-first-use: no SHA-256 is registered)")
+            + "." + (f" Note: {w.note}" if w.note else ""))
 
 
 def resolve(name_or_entry: str | WeightFile, *, verify: bool = True) -> Path:

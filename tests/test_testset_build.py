@@ -188,7 +188,7 @@ def test_cli_exit_codes_and_json(faces: Path, tmp_path: Path, tiny_recipe: Path,
     assert main(["build", "testset", "--preset", "gfpgan", "--src", str(tmp_path / "missing"),
                  "--out", str(out)]) == 1
     assert main(["build", "testset", "--preset", "gfpgan", "--src", str(faces), "--out", str(faces / "x")]) == 1
-    assert "inside it" in capsys.readouterr().err
+    assert "is inside --src" in capsys.readouterr().err
     assert main(["validate", str(out)]) == 0
     (out / "lq" / sorted(os.listdir(out / "lq"))[0]).write_bytes(b"x")
     assert main(["validate", str(out)]) == 1
@@ -205,7 +205,8 @@ def test_lq_only_real_world_set(faces: Path, tmp_path: Path, tiny_recipe: Path) 
     rows = pq.read_table(out / "manifest.parquet").to_pylist()
     assert all(r["hq_path"] is None and r["hq_sha256"] is None for r in rows)
     assert set(pq.read_table(out / "manifest.parquet").column_names) == {
-        "id", "hq_path", "lq_path", "hq_sha256", "lq_sha256", "src_path", "preset", "seed"}
+        "id", "hq_path", "lq_path", "hq_sha256", "lq_sha256", "src_path", "preset", "seed", "src_size"}
+    assert [r["src_size"] for r in rows if r["id"] == "face2"] == [48]  # resized 48 -> 32, recorded
     np.testing.assert_array_equal(read_image(out / "lq/face0.png"), read_image(faces / "face0.png"))
     assert read_image(out / "lq/face2.png").shape == (32, 32, 3)  # 48 -> recipe size
     meta = json.loads((out / "testset.json").read_text())

@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"aligned {c['outputs']} face(s) from {c['inputs']} input(s) with {rep['detector']['name']}: "
               f"{c['ok']} ok, {c['several_faces']} with several faces, {c['no_face']} without a face, "
               f"{c['unreadable']} unreadable, {c['failed']} failed -> {args.out}")
+    for sk in rep.get("skipped", []):
+        print(f"skipped: {sk['input']}: {sk['reason']}", file=sys.stderr)
     for prob in rep["problems"][:20]:
         print(f"{prob['status']}: {prob['input']}: {prob['reason']}", file=sys.stderr)
     if len(rep["problems"]) > 20:

@@ -71,4 +71,14 @@ def run(args: argparse.Namespace) -> int:
                   f"({attached['ref_files']} files in refs/)")
     for f in res.failures:
         print(f"bfrbench: skipped {f['input']}: {f['reason']}", file=sys.stderr)
-    return EXIT_SOME_FAILED if res.failed else 0
+    if attached is not None and attached.get("refused"):
+        print(f"bfrbench: {attached['refused']} image(s) got no references: unsafe reference names "
+              f"(listed in {args.out}/testset.json references.refused)", file=sys.stderr)
+    for rz in res.resized[:10]:
+        print(f"bfrbench: note: {rz['input']} resized {rz['from']} -> {rz['to']} (id {rz['id']}; listed in testset.json "
+              "'resized', original size in the manifest column src_size)", file=sys.stderr)
+    if len(res.resized) > 10:
+        print(f"bfrbench: note: ... and {len(res.resized) - 10} more resized (see testset.json)", file=sys.stderr)
+    for sk in res.skipped:
+        print(f"bfrbench: skipped {sk['input']}: {sk['reason']}", file=sys.stderr)
+    return EXIT_SOME_FAILED if res.failed or (attached is not None and attached.get("refused")) else 0

@@ -18,8 +18,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--restored", required=True, help="folder of restored <id>.png")
     p.add_argument("--out", required=True, help="evaluation folder to write (per_image.parquet, summary.json)")
     p.add_argument("--metrics", default=None,
-                   help="comma-separated specs, e.g. psnr,ssim:y,fid:clean-hq (default: every metric whose "
-                        "weights are present; see `bfrbench metrics list`)")
+                   help="comma-separated specs, e.g. psnr,ssim:y,fid:clean-hq (default: the registry's default set; "
+                        "a default whose weights are missing falls back or is left out, with a note; see "
+                        "`bfrbench metrics list`)")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
     p.add_argument("--batch-size", type=int, default=8, help="images per forward pass and per shard")
     g = p.add_mutually_exclusive_group()
@@ -27,6 +28,9 @@ def register(subparsers: Any) -> None:
     g.add_argument("--scheduler", default=None, help="dask scheduler address, e.g. tcp://host:8786")
     p.add_argument("--fid-stats", default=None, help="reference statistics .npz (or registered name) for fid:*-stats")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
+    p.add_argument("--no-verify", action="store_true",
+                   help="score HQ/restored files whose SHA-256 differs from the manifest / run.json (recorded as "
+                        "warnings in summary.json)")
     p.add_argument("--json", action="store_true", help="print summary.json instead of a table")
     p.set_defaults(func=run)
 
@@ -61,12 +65,17 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--metrics {args.metrics!r} names no metric")
     summary = evaluate(args.testset, args.restored, args.out, metrics=metrics, device=args.device,
                        batch_size=args.batch_size, workers=args.workers, scheduler=args.scheduler,
-                       fid_stats=args.fid_stats, cache=not args.no_cache, command=sys.argv)
+                       fid_stats=args.fid_stats, cache=not args.no_cache, command=sys.argv,
+                       verify=not args.no_verify)
     if args.json:
         print_json(summary)
     else:
         print(format_table(summary))
         print(f"wrote {args.out}/per_image.parquet and {args.out}/summary.json")
+    for f in summary.get("verification", {}).get("failures", [])[:10]:
+        print(f"bfrbench evaluate: not scored {f['id']}: {f['reason']}", file=sys.stderr)
+    for w in summary.get("verification", {}).get("warnings", [])[:10]:
+        print(f"bfrbench evaluate: warning (--no-verify): {w}", file=sys.stderr)
     c = summary["counts"]
     if c["with_errors"] or c["missing"]:
         print(f"bfrbench evaluate: {c['with_errors']} image(s) with errors ({c['missing']} missing); "

@@ -34,12 +34,14 @@ def register(subparsers: Any) -> None:
 
 
 def run_cmd(args: argparse.Namespace) -> int:
+    from bfrbench.io.outdir import output_lock
     from bfrbench.leaderboard.render import render_suite
     from bfrbench.leaderboard.run import run_suite
     from bfrbench.leaderboard.suite import load_suite
 
     suite = load_suite(args.suite)
-    report = run_suite(suite, work_dir=args.work, workers=args.workers, device=args.device, methods=args.method)
+    with output_lock(args.work or suite.path / "_work", "bfrbench leaderboard run " + " ".join(map(str, [args.suite]))):
+        report = run_suite(suite, work_dir=args.work, workers=args.workers, device=args.device, methods=args.method)
     if args.json:
         from bfrbench.cli import print_json
 
@@ -59,6 +61,11 @@ def run_cmd(args: argparse.Namespace) -> int:
 def render_cmd(args: argparse.Namespace) -> int:
     from bfrbench.leaderboard.render import render_suite
 
+    if args.out is not None:
+        from bfrbench.io.outdir import check_out
+        from bfrbench.leaderboard.suite import load_suite
+
+        check_out(args.out, {"--work": args.work or load_suite(args.suite).path / "_work"})
     res = render_suite(args.suite, work_dir=args.work, out_dir=args.out)
     print(f"{len(res['rows'])} rows, content_sha256 {res['content_sha256']}")
     return 0

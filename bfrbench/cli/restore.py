@@ -35,6 +35,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N ids")
     p.add_argument("--unaligned", action="store_true", help="detect, align, restore and paste back faces of photos")
     p.add_argument("--detector", default=None, help="face detector for --unaligned (bfrbench.faces)")
+    p.add_argument("--no-verify", action="store_true",
+                   help="use LQ files whose SHA-256 differs from the manifest (recorded as warnings in run.json)")
     p.add_argument("--json", action="store_true", help="print run.json to stdout")
     p.set_defaults(func=run)
 
@@ -46,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     summary = restore(
         args.method, args.testset, args.out, device=args.device, dtype=args.dtype, batch_size=args.batch_size,
         seed=args.seed, refs=args.refs, refs_csv=args.refs_csv, workers=args.workers, scheduler=args.scheduler,
-        options=args.option, limit=args.limit, unaligned=args.unaligned, detector=args.detector)
+        options=args.option, limit=args.limit, unaligned=args.unaligned, detector=args.detector,
+        verify=not args.no_verify)
     if args.json:
         print_json(summary)
     else:
@@ -54,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         mean = t["mean_seconds_per_image"]
         print(f"{summary['method']}: {c['ok']}/{c['total']} restored ({c['resumed']} resumed), {c['failed']} failed, "
               f"{t['total_seconds']:.1f} s" + (f", {mean:.3f} s/image" if mean is not None else "") + f" -> {args.out}")
+    for w in summary.get("verification", {}).get("warnings", [])[:10]:
+        print(f"bfrbench: warning (--no-verify): {w}", file=sys.stderr)
     for f in summary["failures"][:10]:
         print(f"failed {f['id']}: {f['reason']}", file=sys.stderr)
     if len(summary["failures"]) > 10:

@@ -10,6 +10,8 @@ from typing import Any
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("verify", help="re-hash what a leaderboard results.json names and report drift")
     p.add_argument("results", help="results.json (or the suite folder holding it)")
+    p.add_argument("--work", action="append", default=[], metavar="DIR",
+                   help="also accept artifact folders under DIR (a work folder outside the suite folder)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run)
 
@@ -17,7 +19,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from bfrbench.leaderboard.verify import verify_results
 
-    rep = verify_results(args.results)
+    rep = verify_results(args.results, roots=tuple(args.work))
     if args.json:
         from bfrbench.cli import print_json
 

@@ -40,6 +40,11 @@ def register(sub: Any) -> None:
     im.add_argument("name", metavar="NAME")
     im.add_argument("path", metavar="PATH")
     im.add_argument("--move", action="store_true", help="move the file instead of copying it")
+    im.add_argument("--sha256", default=None, metavar="HEX",
+                    help="expected SHA-256 (from the publisher); required for entries without a registered one "
+                         "unless --trust-on-first-use")
+    im.add_argument("--trust-on-first-use", action="store_true",
+                    help="entry without a registered SHA-256: accept this file and verify later uses against it")
     im.set_defaults(func=run_import)
 
     pa = ws.add_parser("path", help="print the verified local path of a weight file")
@@ -134,7 +139,8 @@ def run_verify(args: argparse.Namespace) -> int:
 def run_import(args: argparse.Namespace) -> int:
     from bfrbench import weights as W
 
-    p = W.import_file(args.name, args.path, copy=not args.move)
+    p = W.import_file(args.name, args.path, copy=not args.move, sha256=args.sha256,
+                      trust_on_first_use=args.trust_on_first_use)
     print(f"{args.name}: imported to {p} (sha256={W.expected_sha256(args.name)})")
     return 0
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bfrbench.errors import ConfigError, ImageError
+from bfrbench.io.outdir import writes_output
 
 __all__ = ["align_folder", "align_image_file", "FORMAT_VERSION", "FAILED_STATUSES"]
 
@@ -77,6 +78,7 @@ def align_image_file(task: _Task) -> dict[str, Any]:
     return rec
 
 
+@writes_output("out", inputs=("src",), command="bfrbench align")
 def align_folder(
     src: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
@@ -126,7 +128,11 @@ def align_folder(
             raise ConfigError(f"--src {root}: not a folder")
         files = list_images(root)
         ids = [_item_id(p, root) for p in files]
+        from bfrbench.io.images import list_skipped
+
+        skipped = list_skipped(root)
     else:
+        skipped = []
         files = [Path(p) for p in src]
         ids = [p.stem for p in files]
     if len(set(ids)) != len(ids):
@@ -172,5 +178,8 @@ def align_folder(
                      for r in records if r["status"] in FAILED_STATUSES],
         "environment": environment(),
     }
+    if skipped:  # hidden files and dangling symlinks under --src (never inputs)
+        report["skipped"] = skipped
+        report["counts"]["skipped"] = len(skipped)
     atomic_write_json(out_dir / "align.json", report)
     return report

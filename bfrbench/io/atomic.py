@@ -1,7 +1,9 @@
 """Atomic file writes: write to a temporary file in the same folder, fsync, then rename.
 
 A reader therefore sees either the old file or the complete new one, never a partial file, which is
-what lets every stage resume by checking which outputs already exist.
+what lets every stage resume by checking which outputs already exist. ``tempfile.mkstemp`` creates its file
+with mode 0600; the file gets ``0666 & ~umask`` before the rename, the mode ``open()`` would have given it
+(0644 with the usual umask 022), so others in a lab can read results.
 """
 
 from __future__ import annotations
@@ -13,6 +15,20 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    """The process umask (read from /proc on Linux; elsewhere set-and-restore, which is not thread-safe)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (parent folders are created)."""
     path = Path(path)
@@ -20,6 +36,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), 0o666 & ~_umask())
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

@@ -33,7 +33,7 @@ from bfrbench.io.atomic import atomic_write_bytes
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 MAX_PIXELS = int(os.environ.get("BFRBENCH_MAX_PIXELS", 64 * 1024 * 1024))
 
-__all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "read_image", "encode_png", "write_png", "list_images"]
+__all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "read_image", "encode_png", "write_png", "list_images", "list_skipped"]
 
 
 def _to_uint8_rgb(img: Image.Image, path: str) -> np.ndarray:  # type: ignore[name-defined]  # noqa: F821
@@ -178,6 +178,24 @@ def write_png(path: str | os.PathLike[str], arr: np.ndarray) -> bytes:
     data = encode_png(arr)
     atomic_write_bytes(path, data)
     return data
+
+
+def list_skipped(src: str | os.PathLike[str], suffixes: Iterable[str] = IMAGE_SUFFIXES) -> list[dict[str, str]]:
+    """Image-named entries under ``src`` that :func:`list_images` leaves out, as ``{input, reason}``:
+    hidden files (a path part starting with ``.``) and dangling symlinks. Sorted by relative path."""
+    root = Path(src)
+    sfx = {s.lower() for s in suffixes}
+    out = []
+    for p in root.rglob("*"):
+        if p.suffix.lower() not in sfx:
+            continue
+        rel = p.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts):
+            if p.is_file():
+                out.append({"input": rel.as_posix(), "reason": "hidden file (a name in its path starts with '.')"})
+        elif p.is_symlink() and not p.exists():
+            out.append({"input": rel.as_posix(), "reason": f"dangling symlink (target {os.readlink(p)!r} missing)"})
+    return sorted(out, key=lambda d: d["input"])
 
 
 def list_images(src: str | os.PathLike[str], suffixes: Iterable[str] = IMAGE_SUFFIXES) -> list[Path]:

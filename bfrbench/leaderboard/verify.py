@@ -10,6 +10,11 @@ show up here). For every reproduced row, with artifact folders resolved relative
   equal the recorded means (to 1e-9 relative).
 
 A missing file is drift too (the result can no longer be traced to bytes).
+
+results.json is untrusted content (docs/security.md): artifact folders must be relative paths that resolve
+inside the results file's folder (``bfrbench.io.paths.resolve_inside``), or inside one of the extra
+``roots`` (``bfrbench verify --work DIR`` for a work folder kept elsewhere); image ids taken from run.json
+must be safe file stems. A refused value is reported as drift and nothing is read through it.
 """
 
 from __future__ import annotations
@@ -65,12 +70,20 @@ def _hash_or_missing(path: Path) -> str:
     return sha256_file(path) if path.is_file() else "<missing>"
 
 
-def _verify_row(rep: VerifyReport, row: dict[str, Any], base: Path) -> None:
+def _verify_row(rep: VerifyReport, row: dict[str, Any], base: Path, roots: tuple[Path, ...] = ()) -> None:
     import numpy as np
     import pandas as pd
 
+    from bfrbench.io.paths import UnsafePathError, id_problem, resolve_inside
+
     prov, art = row["provenance"], row["artifacts"]
-    tdir, rdir, edir = (base / art[k] for k in ("testset", "run", "evaluation"))
+    try:
+        tdir, rdir, edir = (resolve_inside(base, art.get(k), where=rep.results, field=f"artifacts.{k}",
+                                           extra_roots=roots, allow_dotdot=bool(roots)) for k in ("testset", "run", "evaluation"))
+    except UnsafePathError as exc:
+        _check(rep, "artifact path", rep.results,
+               f"a folder inside {base} (for a work folder kept elsewhere: bfrbench verify --work DIR)", str(exc))
+        return
     _check(rep, "test-set manifest", tdir / "manifest.parquet", prov["testset_manifest_sha256"],
            _hash_or_missing(tdir / "manifest.parquet"))
     try:
@@ -78,7 +91,10 @@ def _verify_row(rep: VerifyReport, row: dict[str, Any], base: Path) -> None:
     except ArtifactError as exc:
         _check(rep, "run.json", rdir / "run.json", "present", str(exc))
     else:
-        images = {i: _hash_or_missing(rdir / f"{i}.png") for i in sorted(run.get("images") or {})}
+        bad = [i for i in sorted(run.get("images") or {}) if id_problem(i)]
+        for i in bad:
+            _check(rep, "image id", rdir / "run.json", "a safe id", f"{i!r} refused: {id_problem(i)}")
+        images = {i: _hash_or_missing(rdir / f"{i}.png") for i in sorted(run.get("images") or {}) if i not in bad}
         for i, h in images.items():
             if h != run["images"][i]["sha256"]:
                 _check(rep, "restored image", rdir / f"{i}.png", run["images"][i]["sha256"], h)
@@ -99,7 +115,7 @@ def _verify_row(rep: VerifyReport, row: dict[str, Any], base: Path) -> None:
                 rep.drifts.append(Drift(f"mean of {spec}", str(pq), v["mean"], mean))
 
 
-def verify_results(path: str | os.PathLike[str]) -> VerifyReport:
+def verify_results(path: str | os.PathLike[str], *, roots: tuple[str | os.PathLike[str], ...] = ()) -> VerifyReport:
     """Re-hash the inputs and outputs a results.json names; the report lists every drift.
 
     Raises:
@@ -113,5 +129,5 @@ def verify_results(path: str | os.PathLike[str]) -> VerifyReport:
     _check(rep, "results content", p, results.get("content_sha256"), content_hash(results))
     for row in results.get("rows", []):
         if row.get("kind") == "reproduced":
-            _verify_row(rep, row, p.parent)
+            _verify_row(rep, row, p.parent, tuple(Path(r) for r in roots))
     return rep

@@ -3,9 +3,13 @@
 Two sources, in this order of precedence:
 
 * a user ``refs.csv`` (columns ``id``, ``ref_paths``: a Python/JSON list literal of paths, absolute or
-  relative to the CSV's folder), for test sets built before reference groups existed;
+  relative to the CSV's folder), for test sets built before reference groups existed. The CSV is named on
+  the command line by the user and trusted like any other argument (docs/security.md);
 * ``TESTSET/references.parquet`` (columns ``id``, ``ref_paths``: list of str relative to the test-set folder,
-  ``ref_ids``), written by ``bfrbench build refgroups``.
+  ``ref_ids``), written by ``bfrbench build refgroups``. It is artifact content: every path must resolve
+  inside the test-set folder (``bfrbench.io.paths.resolve_inside``), or, for references attached with
+  ``--ref-link symlink``, inside the reference-groups source folders the symlinks point to. A row that breaks
+  this rule is listed in :attr:`ReferenceTable.problems` and that image fails (the others run).
 
 References keep their stored order; a run with ``refs=K`` uses the first K of them.
 """
@@ -22,7 +26,15 @@ import numpy as np
 
 from bfrbench.errors import ArtifactError, ConfigError
 
-__all__ = ["load_reference_table", "read_refs"]
+__all__ = ["ReferenceTable", "load_reference_table", "read_refs"]
+
+
+class ReferenceTable(dict[str, list[Path]]):
+    """id -> ordered reference paths; ``problems`` maps ids whose row was refused to the reason."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: dict[str, str] = {}
 
 
 def _as_list(value: object, where: str) -> list[str]:
@@ -43,10 +55,10 @@ def _as_list(value: object, where: str) -> list[str]:
     return list(value)
 
 
-def _read_csv(path: Path) -> dict[str, list[Path]]:
+def _read_csv(path: Path) -> ReferenceTable:
     if not path.is_file():
         raise ConfigError(f"refs CSV {path} does not exist")
-    out: dict[str, list[Path]] = {}
+    out = ReferenceTable()
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         cols = set(reader.fieldnames or [])
@@ -58,8 +70,25 @@ def _read_csv(path: Path) -> dict[str, list[Path]]:
     return out
 
 
-def _read_parquet(testset: Path) -> dict[str, list[Path]]:
+def _symlink_roots(testset: Path) -> list[Path]:
+    """Source folders of a reference-groups folder attached with ``--ref-link symlink`` (else none)."""
+    import json
+
+    try:
+        meta = json.loads((testset / "testset.json").read_text(encoding="utf-8"))
+        ref = meta.get("references") or {}
+        if ref.get("link") != "symlink" or not ref.get("refgroups"):
+            return []
+        rg = json.loads((Path(ref["refgroups"]) / "refgroups.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, AttributeError, TypeError):
+        return []
+    return [Path(rg[k]) for k in ("src", "pool") if isinstance(rg.get(k), str) and rg[k]]
+
+
+def _read_parquet(testset: Path) -> ReferenceTable:
     import pandas as pd
+
+    from bfrbench.io.paths import UnsafePathError, resolve_inside
 
     path = testset / "references.parquet"
     try:
@@ -68,14 +97,20 @@ def _read_parquet(testset: Path) -> dict[str, list[Path]]:
         raise ArtifactError(f"{path}: cannot read: {exc}") from exc
     if not {"id", "ref_paths"} <= set(df.columns):
         raise ArtifactError(f"{path}: needs columns 'id' and 'ref_paths', found {sorted(df.columns)}")
-    out: dict[str, list[Path]] = {}
+    out = ReferenceTable()
+    roots = _symlink_roots(testset)
     for item, refs in zip(df["id"].astype(str), df["ref_paths"]):
-        paths = _as_list(refs, f"{path} id {item!r}")
-        out[item] = [p if p.is_absolute() else testset / p for p in map(Path, paths)]
+        where = f"{path} id {item!r}"
+        paths = _as_list(refs, where)
+        try:
+            out[item] = [resolve_inside(testset, p, where=where, field="ref_paths", extra_roots=roots) for p in paths]
+        except UnsafePathError as exc:
+            out.problems[item] = str(exc)
     return out
 
 
-def load_reference_table(testset: str | os.PathLike[str], refs_csv: str | os.PathLike[str] | None = None) -> dict[str, list[Path]] | None:
+def load_reference_table(testset: str | os.PathLike[str],
+                         refs_csv: str | os.PathLike[str] | None = None) -> ReferenceTable | None:
     """id -> ordered absolute reference paths, or None when neither source exists.
 
     Raises:

@@ -34,7 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from bfrbench.checks import check_device, check_limit, check_seed
 from bfrbench.errors import ArtifactError, ConfigError, MethodError
+from bfrbench.io.outdir import writes_output
 from bfrbench.methods._base import DTYPES, FACE_SIZE, BatchPartialError, Restorer, parse_options
 
 __all__ = ["restore", "FORMAT_VERSION", "run_key_for"]
@@ -244,8 +246,13 @@ def _read_manifest(testset: Path, unaligned: bool) -> tuple[list[dict[str, Any]]
                                 "For a plain folder of photos use --unaligned")
         if not testset.is_dir():
             raise ConfigError(f"--testset {testset} is not a folder")
+        from bfrbench.io.paths import id_problem
+
         rows = [{"id": p.relative_to(testset).with_suffix("").as_posix().replace("/", "__"), "_lq": str(p)}
                 for p in list_images(testset)]
+        for r in rows:
+            if id_problem(r["id"]):
+                r["_problem"] = f"{r['_lq']}: file name gives id {r['id']!r}: {id_problem(r['id'])}"
         return rows, None
     import pandas as pd
 
@@ -256,14 +263,31 @@ def _read_manifest(testset: Path, unaligned: bool) -> tuple[list[dict[str, Any]]
     if not {"id", "lq_path"} <= set(df.columns):
         raise ArtifactError(f"{manifest}: needs columns 'id' and 'lq_path', found {sorted(df.columns)}")
     rows = []
+    seen: set[str] = set()
     for rec in df.to_dict(orient="records"):
         row: dict[str, Any] = {k: (None if isinstance(v, float) and math.isnan(v) else (v.item() if isinstance(v, np.generic) else v))
                for k, v in rec.items()}
         row["id"] = str(row["id"])
-        row["_lq"] = str(testset / str(row["lq_path"]))
+        row["_lq"] = _safe_lq(testset, manifest, row, seen)
         rows.append(row)
     rows.sort(key=lambda r: r["id"])
     return rows, sha256_file(manifest)
+
+
+def _safe_lq(testset: Path, manifest: Path, row: dict[str, Any], seen: set[str]) -> str | None:
+    """The resolved LQ path of a manifest row, or None with ``row["_problem"]`` set (bfrbench.io.paths)."""
+    from bfrbench.io.paths import UnsafePathError, check_id, resolve_inside
+
+    where = f"{manifest} (id {row['id']!r})"
+    try:
+        check_id(row["id"], where=manifest)
+        if row["id"] in seen:
+            raise UnsafePathError(manifest, "id", row["id"], "appears twice in the manifest")
+        seen.add(row["id"])
+        return str(resolve_inside(testset, row.get("lq_path"), where=where, field="lq_path"))
+    except UnsafePathError as exc:
+        row["_problem"] = str(exc)
+        return None
 
 
 def run_key_for(method: str, version: str, options: Mapping[str, Any], dtype: str, seed: int,
@@ -314,7 +338,47 @@ def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _verify_inputs(testset: Path, rows: list[dict[str, Any]], verify: bool,
+                   unaligned: bool) -> tuple[dict[str, str], dict[str, Any]]:
+    """Check ids/paths (already done while reading) and LQ hashes against the manifest (docs/security.md).
+
+    Returns ``(failures by id, the run.json "verification" record)``. Unsafe ids/paths are failures even with
+    ``verify`` False; hash mismatches are failures, or warnings when ``verify`` is False. A manifest whose hash
+    differs from testset.json stops the run (ArtifactError) unless ``verify`` is False.
+    """
+    from bfrbench.io.verify import HashCache, check_manifest, check_recorded
+
+    failures: dict[str, str] = {r["id"]: r["_problem"] for r in rows if r.get("_problem")}
+    warnings: list[str] = []
+    rec: dict[str, Any] = {"enabled": verify, "manifest": None, "lq_checked": 0, "warnings": warnings}
+    if unaligned and not (testset / "manifest.parquet").is_file():
+        rec["manifest"] = "no manifest (plain folder of photos): nothing to verify"
+        return failures, rec
+    problem = check_manifest(testset)
+    if problem is not None:
+        if verify:
+            raise ArtifactError(problem + "; rebuild the test set, or pass --no-verify to use it anyway")
+        warnings.append(problem)
+    rec["manifest"] = ("no testset.json: not checked" if not (testset / "testset.json").is_file()
+                       else ("differs from testset.json" if problem else "matches testset.json"))
+    cache = HashCache(testset)
+    for r in rows:
+        if r["id"] in failures or not r.get("lq_sha256"):
+            continue
+        msg = check_recorded(cache, Path(r["_lq"]), r["lq_sha256"], what="LQ",
+                             source=f"{testset / 'manifest.parquet'} lq_sha256")
+        rec["lq_checked"] += 1
+        if msg is not None:
+            if verify:
+                failures[r["id"]] = msg + " (pass --no-verify to use it anyway)"
+            else:
+                warnings.append(msg)
+    cache.save()
+    return failures, rec
+
+
 # -- public entry ---------------------------------------------------------------------------------------
+@writes_output("out", inputs=("testset",), command="bfrbench restore")
 def restore(
     method: str,
     testset: str | os.PathLike[str],
@@ -333,6 +397,7 @@ def restore(
     unaligned: bool = False,
     detector: str | None = None,
     show_progress: bool | None = None,
+    verify: bool = True,
 ) -> dict[str, Any]:
     """Restore every LQ face of a test set with ``method`` and write a run folder (docs/artifacts.md).
 
@@ -349,6 +414,9 @@ def restore(
         limit: only the first N ids (sorted).
         unaligned: detect, align, restore and paste back every face of full photos.
         detector: face detector name for ``unaligned`` (``bfrbench.faces.get_detector``; None: its default).
+        verify: check the manifest against testset.json and every LQ file against its ``lq_sha256``
+            (mismatches are per-image failures); False records them as warnings in run.json instead.
+            Unsafe ids and paths (docs/security.md) are failures either way.
 
     Returns:
         The run summary (the content of ``OUT/run.json``).
@@ -367,8 +435,10 @@ def restore(
     testset, out = Path(testset), Path(out)
     if dtype not in DTYPES:
         raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    if limit is not None and limit < 0:
-        raise ConfigError(f"limit must be >= 0, got {limit}")
+    check_limit(limit)
+    seed = check_seed(seed)
+    if scheduler is None:  # a remote scheduler's workers may have GPUs this machine lacks
+        check_device(device)
     cls: type[Restorer] = METHODS.get(method)  # type: ignore[assignment]
     opts = parse_options(cls, options)
     _check_required(cls, opts)
@@ -392,6 +462,10 @@ def restore(
     if not use_refs:
         refs_k = None
 
+    bad, verification = _verify_inputs(testset, rows, verify, unaligned)
+    problems = getattr(table, "problems", {})
+    bad.update({r["id"]: problems[r["id"]] for r in rows if r["id"] in problems and use_refs and r["id"] not in bad})
+
     key = run_key_for(method, cls.version, opts, dtype, seed, manifest_sha, refs_k, unaligned)
     out.mkdir(parents=True, exist_ok=True)
     old_run = out / "run.json"
@@ -412,6 +486,8 @@ def restore(
     records: dict[str, dict[str, Any]] = {}
     todo: list[dict[str, Any]] = []
     for row in rows:
+        if row["id"] in bad:
+            continue
         rec = _finished(out, row["id"], key)
         if rec is None:
             todo.append(row)
@@ -432,7 +508,7 @@ def restore(
             seeds=tuple(item_seed(seed, r["id"]) for r in chunk),
         ))
 
-    failures: dict[str, str] = {}
+    failures: dict[str, str] = dict(bad)
     config_path = out / STATE_DIR / "config.json"
     meta: dict[str, Any] | None = json.loads(config_path.read_text()) if config_path.is_file() else None
     for res in run_tasks(_run_batch, batches, workers=workers, scheduler=scheduler, desc=f"restore {method}",
@@ -451,6 +527,7 @@ def restore(
 
     summary = _summary(method, cls, meta, seed, testset, manifest_sha, rows, records, failures, resumed, key,
                        refs_k, table is not None and use_refs, unaligned, time.perf_counter() - t_start)
+    summary["verification"] = verification
     summary["environment"] = environment()
     atomic_write_json(out / "run.json", summary)
     if failures:

@@ -16,8 +16,10 @@ CPU_ONLY = frozenset({"dlib", "facenet", "dlib68"})
 
 # Weight files each backend needs when its class does not declare them (names in bfrbench.weights).
 _FALLBACK_WEIGHTS: dict[str, tuple[tuple[str, ...], ...]] = {
-    # any one of the ArcFace models is enough
-    "arcface": (("arcface-webface-r50",), ("arcface-buffalo_l-w600k_r50",), ("arcface-antelopev2-glintr100",)),
+    # the model `get_embedder("arcface")` loads (faces.embed_arcface MODELS["webface_r50"]) and only that one:
+    # importing another ArcFace model (buffalo_l, antelopev2) must not switch the default identity backend to
+    # one that then fails on the missing webface file
+    "arcface": (("arcface-webface-r50",),),
     "dlib": (("dlib-face-recognition-resnet-v1", "dlib-shape-predictor-5"),),
     "facenet": (("facenet-graph-final",),),
     "dlib68": (("dlib-shape-predictor-68",),),

@@ -4,8 +4,10 @@ Flow (docs/artifacts.md, "Evaluation"):
 
 1. Read ``TESTSET/manifest.parquet``; list ``RESTORED/<id>.<ext>``; pair by id. Missing, extra, duplicate
    and wrong-count problems are recorded, never fatal (an empty pairing is an :class:`ArtifactError`).
-2. Resolve metric specs (default: every metric whose weights are present; an explicitly requested metric
-   with missing weights raises :class:`MissingWeightsError` naming the file and how to get it).
+2. Resolve metric specs (default: the registry's default set, a missing default weight falling back or left
+   out with a record, see :func:`default_metric_specs`; an explicitly requested metric with missing weights
+   raises :class:`MissingWeightsError` naming the file and how to get it). Verify the inputs against their
+   recorded hashes (:mod:`bfrbench.metrics._verify`, docs/security.md).
 3. Shard the paired ids in order (``batch_size`` ids per shard) and run :func:`score_shard` through
    :func:`bfrbench.distributed.run_tasks`: each shard decodes every restored and HQ image once, runs every
    per-image metric on them, and returns Inception features for set metrics. Features and per-image values
@@ -25,10 +27,13 @@ from typing import Any
 
 import numpy as np
 
+from bfrbench.checks import check_device, check_seed
 from bfrbench.errors import ArtifactError, ConfigError, ImageError, MissingWeightsError
+from bfrbench.io.outdir import writes_output
 from bfrbench.metrics._base import METRICS, ImageItem, Metric, NoRefMetric, PairMetric, SetMetric, Shared, parse_spec
+from bfrbench.metrics._verify import verify_evaluation_inputs
 
-__all__ = ["evaluate", "default_metric_specs", "resolve_metrics", "score_shard", "FORMAT_VERSION", "bootstrap_ci"]
+__all__ = ["evaluate", "default_metric_specs", "registry_default_specs", "resolve_metrics", "score_shard", "FORMAT_VERSION", "bootstrap_ci"]
 
 FORMAT_VERSION = 1
 BOOTSTRAP_RESAMPLES = 1000
@@ -40,34 +45,56 @@ def _log_stderr(msg: str) -> None:
 
 
 # -- metric selection ------------------------------------------------------------------------------
-def default_metric_specs(*, has_hq: bool = True, fid_stats: bool = False) -> list[str]:
-    """Every metric variant whose weights are present (one column per default variant; identity metrics for
-    every present embedder backend); FR and ``-hq`` set metrics only when the test set has HQ images."""
+def registry_default_specs(*, has_hq: bool = True, fid_stats: bool = False) -> list[str]:
+    """The default metric set as the registry defines it, whatever is in the weights cache: each metric's
+    registered default variant (identity metrics: every embedder backend), no KID; FR and ``-hq`` set metrics
+    only when the test set has HQ images."""
     out: list[str] = []
     for name, cls in METRICS.items():
-        variants = [cls.resolve_default_variant()]
-        if name in ("ids", "deg"):
-            variants = [v for v in cls.variants if v == variants[0] or v != "arcface"]
+        if name == "kid":
+            continue  # KID on a few hundred images is noisy; request it explicitly
+        variants = list(cls.variants) if name in ("ids", "deg") else [cls.default_variant]
         if name == "fid" and fid_stats:
             variants.append("legacy-stats")
         for v in dict.fromkeys(variants):
             needs_hq = cls.kind == "FR" or (cls.kind == "set" and v.endswith("-hq"))
-            if needs_hq and not has_hq:
-                continue
-            if name == "kid":
-                continue  # KID on a few hundred images is noisy; request it explicitly
-            try:
-                if cls.weights_present(v):
-                    out.append(f"{name}:{v}")
-            except KeyError:
-                continue
+            if not (needs_hq and not has_hq):
+                out.append(f"{name}:{v}")
     return out
 
 
-def resolve_metrics(specs: Sequence[str] | None, *, has_hq: bool, fid_stats: str | None) -> list[tuple[str, type[Metric]]]:
+def default_metric_specs(*, has_hq: bool = True, fid_stats: bool = False,
+                         left_out: dict[str, str] | None = None) -> list[str]:
+    """The registry defaults (:func:`registry_default_specs`) that can run here.
+
+    A default whose weights are missing is replaced by its metric's offline fallback when it has one (``ids`` /
+    ``deg``: ``dlib``, the note evaluate prints), else left out (recorded in ``left_out``: spec -> missing
+    weight). Importing or fetching a weight file therefore never adds a metric that is not a registry default,
+    and never switches a default to a variant whose own weights are missing.
+    """
+    out: list[str] = []
+    for spec in registry_default_specs(has_hq=has_hq, fid_stats=fid_stats):
+        name, _, v = spec.partition(":")
+        cls = METRICS.get(name)
+        try:
+            ok = bool(cls.weights_present(v))
+        except KeyError:
+            ok = False
+        fb = getattr(sys.modules.get(cls.__module__), "FALLBACK_BACKEND", None)
+        if ok:
+            out.append(spec)
+        elif fb and v != fb and cls.weights_present(fb):
+            out.append(f"{name}:{fb}")
+        elif left_out is not None:
+            left_out[spec] = ", ".join(cls.weights_for(v)) or "backend not available"
+    return list(dict.fromkeys(out))
+
+
+def resolve_metrics(specs: Sequence[str] | None, *, has_hq: bool, fid_stats: str | None,
+                    left_out: dict[str, str] | None = None) -> list[tuple[str, type[Metric]]]:
     """(column, class) for each spec, checking weights, HQ availability and ``--fid-stats``."""
     if specs is None:
-        specs = default_metric_specs(has_hq=has_hq, fid_stats=fid_stats is not None)
+        specs = default_metric_specs(has_hq=has_hq, fid_stats=fid_stats is not None, left_out=left_out)
     out: list[tuple[str, type[Metric]]] = []
     for raw in specs:
         s = parse_spec(raw)
@@ -232,11 +259,24 @@ def _read_manifest(testset: Path) -> tuple[list[dict[str, Any]], bool]:
         raise ArtifactError(f"{mpath}: cannot read: {exc}") from None
     if "id" not in df.columns:
         raise ArtifactError(f"{mpath}: has no 'id' column (columns: {', '.join(map(str, df.columns))})")
+    from bfrbench.io.paths import UnsafePathError, check_id, resolve_inside
+
     rows = []
+    seen: set[str] = set()
     has_hq = "hq_path" in df.columns and bool(df["hq_path"].notna().any())
     for rec in df.to_dict("records"):
-        hp = rec.get("hq_path")
-        rows.append({"id": str(rec["id"]), "hq": str(testset / hp) if isinstance(hp, str) and hp else None})
+        hp, item = rec.get("hq_path"), str(rec["id"])
+        row: dict[str, Any] = {"id": item, "hq": None, "hq_sha256": rec.get("hq_sha256")}
+        try:  # artifact content: safe id, hq_path inside the test set (bfrbench.io.paths)
+            check_id(item, where=mpath)
+            if item in seen:
+                raise UnsafePathError(mpath, "id", item, "appears twice in the manifest")
+            seen.add(item)
+            if isinstance(hp, str) and hp:
+                row["hq"] = str(resolve_inside(testset, hp, where=f"{mpath} (id {item!r})", field="hq_path"))
+        except UnsafePathError as exc:
+            row["_problem"] = str(exc)
+        rows.append(row)
     return sorted(rows, key=lambda r: r["id"]), has_hq
 
 
@@ -311,6 +351,7 @@ def _set_metric_results(columns: list[tuple[str, type[Metric]]], shards: list[di
     return out
 
 
+@writes_output("out", inputs=("testset", "restored"), command="bfrbench evaluate")
 def evaluate(
     testset: str | Path,
     restored: str | Path,
@@ -326,6 +367,7 @@ def evaluate(
     seed: int = 0,
     command: Sequence[str] | None = None,
     log: Callable[[str], None] | None = _log_stderr,
+    verify: bool = True,
 ) -> dict[str, Any]:
     """Score ``restored`` (a folder of ``<id>.png``) against the test set ``testset``.
 
@@ -341,6 +383,8 @@ def evaluate(
         seed: seed of the bootstrap generator.
         command: command line recorded in provenance (default ``sys.argv``).
         log: receives notes (fallback backends, problems); None silences them.
+        verify: check the manifest, HQ files and (with a ``run.json``) restored files against their recorded
+            SHA-256 (bfrbench.metrics._verify); False scores mismatching files and records warnings instead.
 
     Returns:
         The summary dict written to ``summary.json``.
@@ -354,6 +398,9 @@ def evaluate(
 
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    seed = check_seed(seed, flag="seed")
+    if scheduler is None:
+        check_device(device)
     testset, restored, out = Path(testset), Path(restored), Path(out)
     rows, has_hq = _read_manifest(testset)
     found, dups = _scan_restored(restored)
@@ -365,14 +412,17 @@ def evaluate(
     if not paired:
         raise ArtifactError(f"{restored}: none of its {len(found)} images matches a test-set id of {testset} "
                             f"({len(ids)} ids, e.g. {ids[:3]}); restored files must be named <id>.png")
-    columns = resolve_metrics(metrics, has_hq=has_hq, fid_stats=fid_stats)
+    left_out: dict[str, str] = {}
+    columns = resolve_metrics(metrics, has_hq=has_hq, fid_stats=fid_stats, left_out=left_out)
     ref_stats, stats_info = _check_reference_stats(columns, fid_stats)
-    notes: list[str] = []
+    excluded, verification = verify_evaluation_inputs(testset, rows, found, restored, verify)
+    verification["failures"] = [{"id": i, "reason": r} for i, r in sorted(excluded.items()) if i in found]
+    notes: list[str] = list(verification["notes"])
     fallback = [col for col, cls in columns if cls.name in ("ids", "deg") and col.endswith(":dlib")
                 and cls.resolve_default_variant() != "arcface"]
     if fallback:
         notes.append(f"{', '.join(fallback)}: ArcFace weights are not present, so the default identity backend is "
-                     "dlib (`bfrbench weights fetch arcface-buffalo_l-w600k_r50` enables ids:arcface / deg:arcface)")
+                     "dlib (`bfrbench weights fetch arcface-webface-r50` enables ids:arcface / deg:arcface)")
     if fid_stats is not None and not any(c.endswith("-stats") for c, _ in columns):
         notes.append(f"--fid-stats {fid_stats} is unused: no fid:*-stats metric was requested")
     problems: dict[str, Any] = {"missing": missing, "extra": extra, "duplicates": dups,
@@ -389,8 +439,9 @@ def evaluate(
     set_hq = any(c.endswith("-hq") for c in set_cols)
     cache_root = str(default_cache_dir()) if cache else None
     tasks = []
-    for s in range(0, len(paired), batch_size):
-        chunk = paired[s:s + batch_size]
+    scored = [r for r in paired if r["id"] not in excluded]
+    for s in range(0, len(scored), batch_size):
+        chunk = scored[s:s + batch_size]
         tasks.append({"ids": [r["id"] for r in chunk], "restored": [str(found[r["id"]]) for r in chunk],
                       "hq": [r["hq"] for r in chunk], "columns": per_image_cols + set_cols, "device": device,
                       "batch_size": batch_size, "cache_root": cache_root, "set_hq": set_hq})
@@ -419,6 +470,9 @@ def evaluate(
             by_id[i] = row
             if sh["sha256"][j]:
                 sha[i] = sh["sha256"][j]
+    for i, why in excluded.items():
+        if i in known and i not in missing:
+            by_id[i] = {"id": i, **{c: np.nan for c in per_image_cols}, "error": why}
     for i in missing:
         by_id[i] = {"id": i, **{c: np.nan for c in per_image_cols},
                     "error": f"missing: no restored image named {i}.png in {restored}"}
@@ -450,9 +504,13 @@ def evaluate(
         "kind": "evaluation", "format_version": FORMAT_VERSION,
         "testset": str(testset), "restored": str(restored),
         "metrics": metric_summary, "set_metrics": set_results,
-        "counts": {"expected": len(ids), "found": len(found), "scored": len(paired), "missing": len(missing),
+        "counts": {"expected": len(ids), "found": len(found), "scored": len(scored), "missing": len(missing),
                    "extra": len(extra), "with_errors": failed, "failed": failed},
         "problems": problems, "notes": notes, "cache": {"enabled": cache, "computed": computed},
+        "verification": verification,
+        "defaults": None if metrics is not None else {
+            "registry": registry_default_specs(has_hq=has_hq, fid_stats=fid_stats is not None),
+            "used": [c for c, _ in columns], "left_out_missing_weights": left_out},
         "provenance": {
             "testset_manifest_sha256": sha256_file(testset / "manifest.parquet"),
             "run_json_sha256": sha256_file(run_json) if run_json.is_file() else None,

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bfrbench.errors import ArtifactError, ConfigError
+from bfrbench.io.outdir import writes_output
 from bfrbench.metrics._base import ImageItem, SetMetric, Shared
 
 __all__ = ["FID", "KID", "InceptionFeatures", "StreamingStats", "frechet_distance", "kid_score",
@@ -256,6 +257,7 @@ def save_stats(path: str | Path, mu: np.ndarray, sigma: np.ndarray, *, n: int, r
     return atomic_write_bytes(path, buf.getvalue())
 
 
+@writes_output("out", inputs=("src",), command="bfrbench fid-stats", is_file=True)
 def compute_fid_stats(src: str | Path, out: str | Path, *, resize: str = "legacy", batch_size: int = 8,
                       device: str = "cpu", weights_path: str | Path | None = None) -> dict[str, Any]:
     """Stream the Inception features of every image under ``src`` into float64 sums and save mu/sigma.

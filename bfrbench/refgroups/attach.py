@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Literal
 
 from bfrbench.errors import ArtifactError, ConfigError
+from bfrbench.io.outdir import writes_output
+from bfrbench.io.paths import UnsafePathError, resolve_inside
 
 __all__ = ["attach_references"]
 
@@ -47,6 +49,7 @@ def _place(src: Path, dst: Path, mode: LinkMode) -> None:
     os.replace(tmp, dst)
 
 
+@writes_output("testset_dir", inputs=("refgroups_dir",), command="bfrbench build testset --refgroups")
 def attach_references(testset_dir: str | os.PathLike[str], refgroups_dir: str | os.PathLike[str], *,
                       max_refs: int | None = None, splits: tuple[str, ...] = ("test", "val", "train"),
                       link: LinkMode = "copy") -> dict[str, int]:
@@ -60,7 +63,9 @@ def attach_references(testset_dir: str | os.PathLike[str], refgroups_dir: str | 
         link: "copy", "hardlink" or "symlink".
 
     Returns:
-        counts: ``ids`` (test-set rows), ``with_refs``, ``ref_files`` (distinct files placed).
+        counts: ``ids`` (test-set rows), ``with_refs``, ``ref_files`` (distinct files placed), ``refused``
+        (targets whose reference names would leave the source folder; listed in testset.json
+        ``references.refused`` and skipped).
     """
     import pandas as pd
     import pyarrow as pa
@@ -98,6 +103,7 @@ def attach_references(testset_dir: str | os.PathLike[str], refgroups_dir: str | 
     paths: list[list[str]] = []
     rids: list[list[str]] = []
     placed: set[str] = set()
+    refused: list[str] = []
     from bfrbench.testset import read_testset_json
 
     meta = read_testset_json(ts) if (ts / "testset.json").is_file() else None  # None: a bare manifest folder
@@ -120,9 +126,13 @@ def attach_references(testset_dir: str | os.PathLike[str], refgroups_dir: str | 
         base = pool_root if source == "pool" and pool_root is not None else src_root
         if base is None:
             raise ArtifactError(f"{rg}/refgroups.json records no source folder; cannot find reference files")
+        try:  # names come from the reference-groups artifact: they must stay inside its source folder
+            files = [resolve_inside(base, nm, where=rg / "references.parquet", field="ref_images") for nm in names]
+        except UnsafePathError as exc:
+            refused.append(f"{mid}: {exc}")
+            continue
         rel_paths = []
-        for nm in names:
-            f = base / nm
+        for nm, f in zip(names, files):
             if not f.is_file():
                 raise ArtifactError(f"reference file missing: {f} (reference of {target!r})")
             dst_name = nm.replace("/", "__")
@@ -140,8 +150,8 @@ def attach_references(testset_dir: str | os.PathLike[str], refgroups_dir: str | 
     pq.write_table(table, sink, compression="zstd")
     ref_bytes = sink.getvalue().to_pybytes()
     atomic_write_bytes(ts / "references.parquet", ref_bytes)
-    counts = {"ids": len(manifest), "with_refs": len(ids), "ref_files": len(placed)}
-    _record(ts, meta, rg, ref_bytes, max_refs=max_refs, splits=splits, link=link, counts=counts)
+    counts = {"ids": len(manifest), "with_refs": len(ids), "ref_files": len(placed), "refused": len(refused)}
+    _record(ts, meta, rg, ref_bytes, max_refs=max_refs, splits=splits, link=link, counts=counts, refused=refused)
     return counts
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from bfrbench.errors import ConfigError
 from bfrbench.io import atomic_write_bytes, atomic_write_json, sha256_file, sha256_json
+from bfrbench.io.outdir import LOCK_NAME, writes_output
 from bfrbench.refgroups import ffhqref
 from bfrbench.refgroups.embed import EmbeddingTable, embed_folder, save_embeddings
 from bfrbench.refgroups.graph import connected_components, neighbour_pairs
@@ -89,7 +90,7 @@ def _prepare_out(out: Path) -> Path:
 
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {str(out)!r} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
+    if out.is_dir() and any(p.name != LOCK_NAME for p in out.iterdir()):
         if not (out / "refgroups.json").is_file():
             raise ConfigError(f"--out {str(out)!r} is not empty and holds no earlier reference groups; "
                               "choose an empty or new folder")
@@ -299,6 +300,7 @@ def build_from_embeddings(
     return record
 
 
+@writes_output("out", inputs=("src", "pool"), command="bfrbench build refgroups")
 def build_refgroups(
     src: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -334,6 +336,10 @@ def build_refgroups(
     unknown = set(options) - allowed
     if unknown:
         raise ConfigError(f"build_refgroups: unknown option(s) {sorted(unknown)}; accepted: {sorted(allowed)}")
+    if "seed" in options:
+        from bfrbench.checks import check_seed
+
+        check_seed(options["seed"])
     from bfrbench.refgroups.embed import _get_embedder
 
     for name, folder in (("--src", src), ("--pool", pool)):

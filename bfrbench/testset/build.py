@@ -14,7 +14,12 @@ Layout and columns follow docs/artifacts.md; the procedure is documented in docs
    hash to the recorded values) and skips those images; anything missing or corrupt is redone. Outputs never depend on the
    worker count or completion order (OpenCV is set to one thread in every task).
 4. Inputs that cannot be used (corrupt, not an image, too small, not square) are skipped and listed in
-   ``testset.json`` ``failures``; the CLI exits with status 3 when there are any.
+   ``testset.json`` ``failures``; the CLI exits with status 3 when there are any. Image files that are
+   never inputs (hidden names, dangling symlinks) are listed in ``testset.json`` ``skipped``.
+5. A source whose size is not ``size`` is resized (step 2); each such image is listed in ``testset.json``
+   ``resized`` (id, input, original and new size) and the manifest then gets an int column ``src_size``
+   (original side in pixels; null for images used at their size). Sets where nothing was resized keep the
+   exact manifest of earlier versions (same bytes, same hash).
 """
 
 from __future__ import annotations
@@ -27,8 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from bfrbench.checks import check_limit, check_seed
 from bfrbench.errors import ArtifactError, ConfigError, ImageError
 from bfrbench.io import atomic_write_bytes, atomic_write_json, encode_png, list_images, read_image, sha256_file
+from bfrbench.io.images import list_skipped
+from bfrbench.io.outdir import writes_output
 
 __all__ = ["FIXED_COLUMNS", "FORMAT_VERSION", "BuildResult", "assign_ids", "build_testset"]
 
@@ -57,11 +65,13 @@ class BuildResult:
     resumed: int = 0
     failures: list[dict[str, str]] = field(default_factory=list)
     manifest_sha256: str = ""
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    resized: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"out": str(self.out), "name": self.name, "preset": self.preset, "ok": self.ok,
                 "failed": self.failed, "resumed": self.resumed, "failures": self.failures,
-                "manifest_sha256": self.manifest_sha256}
+                "manifest_sha256": self.manifest_sha256, "skipped": self.skipped, "resized": self.resized}
 
 
 def assign_ids(paths: Sequence[Path]) -> list[str]:
@@ -136,6 +146,11 @@ def build_one(task: dict[str, Any]) -> dict[str, Any]:
 
     cv2.setNumThreads(1)
     out, iid, src = Path(task["out"]), task["id"], task["src"]
+    from bfrbench.io.paths import id_problem
+
+    if id_problem(iid):  # e.g. a control character in the file name: never a path component (docs/security.md)
+        return {"ok": False, "input": src, "reason": f"its file name gives the id {iid!r}, which is unusable: "
+                                                      f"{id_problem(iid)}; rename the file"}
     state_path = out / ".state" / f"{iid}.json"
     try:
         src_sha = sha256_file(src)
@@ -159,6 +174,8 @@ def build_one(task: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "input": src, "reason": exc.problem}
     # relative to --src, so the manifest (and its hash) does not depend on where the faces live
     row: dict[str, Any] = {"id": iid, "src_path": task["src_rel"], "preset": task["preset"], "seed": task["seed"]}
+    if img.shape[0] != hq.shape[0]:
+        row["src_size"] = int(img.shape[0])  # original side; the image was resized (listed in testset.json)
     if task["lq_only"]:
         lq, params = hq, {}
         row.update(hq_path=None, hq_sha256=None)
@@ -207,6 +224,7 @@ def manifest_bytes(rows: list[dict[str, Any]], columns: dict[str, str]) -> bytes
 
 
 # -- public entry ---------------------------------------------------------------------------------------
+@writes_output("out", inputs=("src",), command="bfrbench build testset")
 def build_testset(
     preset_or_recipe: Any,
     src: str | os.PathLike[str],
@@ -244,8 +262,8 @@ def build_testset(
     from bfrbench.distributed import TaskFailure, run_tasks
     from bfrbench.provenance import environment
 
-    if limit is not None and limit < 1:
-        raise ConfigError(f"limit must be >= 1, got {limit}")
+    check_limit(limit)
+    seed = check_seed(seed)
     recipe: Recipe | None
     if isinstance(preset_or_recipe, Recipe):
         recipe = preset_or_recipe
@@ -261,6 +279,7 @@ def build_testset(
     if out_dir.resolve() == src_dir.resolve() or src_dir.resolve() in out_dir.resolve().parents:
         raise ConfigError(f"--out {str(out_dir)!r} must not be --src or inside it (its PNGs would become inputs)")
     paths = list_images(src_dir)
+    skipped = list_skipped(src_dir)
     if not paths:
         raise ConfigError(f"no images found under {str(src_dir)!r} (looked for .png .jpg .jpeg .webp .tif .bmp)")
     if limit is not None:
@@ -277,7 +296,7 @@ def build_testset(
               "min_size": min_size, "uses_index": bool(recipe is not None and recipe.grid_axes and not lq_only)}
              for i, (iid, p) in enumerate(zip(ids, paths))]
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = BuildResult(out=out_dir, name=name or out_dir.resolve().name, preset=preset)
+    result = BuildResult(out=out_dir, name=name or out_dir.resolve().name, preset=preset, skipped=skipped)
     rows: list[dict[str, Any]] = []
     import cv2
 
@@ -297,6 +316,11 @@ def build_testset(
         cv2.setNumThreads(threads)
     result.failures.sort(key=lambda f: f["input"])
     result.ok, result.failed = len(rows), len(result.failures)
+    result.resized = [{"id": r["id"], "input": r["src_path"], "from": f"{r['src_size']}x{r['src_size']}",
+                       "to": f"{size}x{size}", "note": "resized to the recipe size (docs/testsets.md)"}
+                      for r in sorted(rows, key=lambda r: r["id"]) if r.get("src_size") is not None]
+    if result.resized:
+        columns = {**columns, "src_size": "int"}
     mbytes = manifest_bytes(rows, columns)
     atomic_write_bytes(out_dir / "manifest.parquet", mbytes)
     result.manifest_sha256 = _sha(mbytes)
@@ -308,6 +332,8 @@ def build_testset(
         "min_size": min_size, "lq_only": bool(lq_only), "hq_resize": HQ_RESIZE_POLICY,
         "src": str(src_dir.resolve()), "limit": limit,
         "counts": {"ok": result.ok, "failed": result.failed}, "failures": result.failures,
+        **({"skipped": result.skipped} if result.skipped else {}),
+        **({"resized": result.resized} if result.resized else {}),
         "manifest_sha256": result.manifest_sha256, "environment": environment(),
     })
     return result

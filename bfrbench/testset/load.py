@@ -6,6 +6,10 @@
   only store paths, see ENVIRONMENT.md), so the file is usable without the folder:
   ``datasets.Dataset.from_parquet(file)``.
 * :func:`verify_testset`: re-hash every image against the manifest and the manifest against testset.json.
+
+Ids and ``hq_path``/``lq_path`` values are artifact content: they go through ``bfrbench.io.paths`` (safe
+file stems; paths inside the folder, symlinks resolved). :func:`load` / :func:`export_parquet` raise
+:class:`~bfrbench.io.paths.UnsafePathError` on a refused value; :func:`verify_testset` lists it as a problem.
 """
 
 from __future__ import annotations
@@ -42,10 +46,16 @@ def _dataset(path: Path, embed: bool) -> Any:
     cols = table.to_pydict()
     feats = datasets.Features.from_arrow_schema(table.schema)
 
+    from bfrbench.io.paths import check_id, resolve_inside
+
+    mf = path / "manifest.parquet"
+    for iid in cols["id"]:
+        check_id(iid, where=mf)
+
     def image(rel: str | None) -> Any:
         if rel is None:
             return None
-        f = path / rel
+        f = resolve_inside(path, rel, where=mf, field="hq_path/lq_path")
         if not f.is_file():
             raise ArtifactError(f"{f}: listed in the manifest but missing")
         return {"bytes": f.read_bytes(), "path": Path(rel).name} if embed else str(f.resolve())
@@ -81,12 +91,22 @@ def verify_testset(path: str | os.PathLike[str]) -> dict[str, Any]:
         problems.append(f"{mf}: SHA-256 differs from testset.json manifest_sha256 (manifest changed)")
     cols = read_manifest(p).to_pydict()
     checked = 0
+    from bfrbench.io.paths import UnsafePathError, check_id, resolve_inside
+
     for i, iid in enumerate(cols["id"]):
+        try:
+            check_id(iid, where=mf)
+        except UnsafePathError as exc:
+            problems.append(str(exc))
         for rel_key, sha_key in (("hq_path", "hq_sha256"), ("lq_path", "lq_sha256")):
             rel = cols[rel_key][i]
             if rel is None:
                 continue
-            f = p / rel
+            try:
+                f = resolve_inside(p, rel, where=f"{mf} (id {iid!r})", field=rel_key)
+            except UnsafePathError as exc:
+                problems.append(str(exc))
+                continue
             checked += 1
             if not f.is_file():
                 problems.append(f"{f}: missing (id {iid})")

@@ -151,7 +151,7 @@ def test_build_testset_cli_attaches_references_and_runs_a_reference_method(folde
     table = pd.read_parquet(rg / "references.parquet")
     want = {Path(g).stem: list(r) for g, r in zip(table["gt_image"], table["ref_images"])}
     r = pd.read_parquet(ts / "references.parquet")
-    assert printed["references"] == {"ids": 6, "with_refs": len(r), "ref_files": len({p for ps in r["ref_paths"] for p in ps})}
+    assert printed["references"] == {"ids": 6, "with_refs": len(r), "ref_files": len({p for ps in r["ref_paths"] for p in ps}), "refused": 0}
     assert len(r) == sum(1 for p in src.glob("*.png") if p.stem in want)
     assert len(r) >= 1
     for item, ids in zip(r["id"], r["ref_ids"]):
