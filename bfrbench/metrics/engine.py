@@ -164,12 +164,12 @@ def score_shard(task: dict[str, Any]) -> dict[str, Any]:
                 idx = [i for i in range(n) if res[i] is not None and hq[i] is not None]
                 if idx:
                     v, errs = m.score_pairs([res[i] for i in idx], [hq[i] for i in idx], shared)  # type: ignore[misc]
-                    _put(vals, errors, idx, v, errs, col)
+                    _put(vals, errors, idx, m.stored_values(v), errs, col)
             elif isinstance(m, NoRefMetric):
                 idx = [i for i in range(n) if res[i] is not None]
                 if idx:
                     v, errs = m.score_images([res[i] for i in idx], shared)  # type: ignore[misc]
-                    _put(vals, errors, idx, v, errs, col)
+                    _put(vals, errors, idx, m.stored_values(v), errs, col)
             elif isinstance(m, SetMetric):
                 fid_key = m.extractor_id
                 if fid_key not in features:
@@ -305,6 +305,8 @@ def _set_metric_results(columns: list[tuple[str, type[Metric]]], shards: list[di
             res = m.compute(restored, reference)
         except ConfigError as exc:  # e.g. fewer than 2 images on a side
             res = {"value": None, "error": str(exc), "n": int(len(restored))}
+        if isinstance(res.get("value"), float) and m.storage_digits() is not None:
+            res["value"] = float(m.stored_values(np.array([res["value"]]))[0])
         res.update(m.info())
         res["weights"] = m.weight_hashes()
         out[col] = res
@@ -441,6 +443,8 @@ def evaluate(
             "higher_is_better": m.higher_is_better, "metric": m.name, "variant": m.variant,
             "reference": m.reference, "version": m.version, "range": list(m.value_range),
         }
+        if m.storage_digits() is not None:
+            metric_summary[c]["stored_digits"] = m.storage_digits()
     weights: dict[str, Any] = {}
     for c, _ in columns:
         weights.update(_instance(c, device, batch_size).weight_hashes())

@@ -20,6 +20,7 @@ import numpy as np
 
 from bfrbench.metrics import _faces
 from bfrbench.metrics._base import ImageItem, PairMetric, Shared
+from bfrbench.metrics._stable import NETWORK_DIGITS
 
 __all__ = ["IDS", "DEG", "FALLBACK_BACKEND"]
 
@@ -27,6 +28,7 @@ FALLBACK_BACKEND = "dlib"
 
 
 class _Identity(PairMetric):
+    stored_digits: ClassVar[int | dict[str, int] | None] = NETWORK_DIGITS  # network forward: not bit-stable
     variants: ClassVar[dict[str, str]] = {
         "arcface": "insightface ArcFace ONNX (default when its weights are present)",
         "dlib": "dlib 128-d face recognition ResNet v1 (offline; the default when ArcFace is absent)",

@@ -23,6 +23,7 @@ from typing import ClassVar
 
 import cv2
 import numpy as np
+from scipy.ndimage import correlate1d
 
 from bfrbench.errors import ConfigError
 from bfrbench.metrics._base import ImageItem, PairMetric, Shared
@@ -62,6 +63,7 @@ def psnr(a: np.ndarray, b: np.ndarray, *, y: bool = False, crop_border: int = 0)
 
 
 _G = cv2.getGaussianKernel(11, 1.5)  # (11, 1) float64, sums to 1
+_G1 = np.ascontiguousarray(_G[:, 0])
 _C1 = (0.01 * 255) ** 2
 _C2 = (0.03 * 255) ** 2
 
@@ -70,7 +72,10 @@ def _ssim_channel(x: np.ndarray, z: np.ndarray) -> float:
     """SSIM of two float64 (H, W) planes on the 0..255 scale (valid region, MATLAB constants)."""
 
     def f(a: np.ndarray) -> np.ndarray:
-        return cv2.sepFilter2D(a, cv2.CV_64F, _G, _G, borderType=cv2.BORDER_REFLECT_101)[5:-5, 5:-5]
+        # separable Gaussian, 'valid' region; scipy.ndimage sums each output in a fixed order in plain C (no
+        # SIMD-dispatched FMA as in OpenCV's filters), so the bits do not depend on the CPU or threads
+        rows = correlate1d(a, _G1, axis=1, mode="mirror")
+        return correlate1d(rows, _G1, axis=0, mode="mirror")[5:-5, 5:-5]
 
     mu1, mu2 = f(x), f(z)
     mu1_sq, mu2_sq, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2
@@ -149,4 +154,5 @@ class SSIM(_Fidelity):
     value_range: ClassVar[tuple[float | None, float | None]] = (-1.0, 1.0)
     reference: ClassVar[str] = "BasicSR 1.4.2 calculate_ssim (MATLAB ssim_index, Gaussian 11, sigma 1.5)"
     paper: ClassVar[str] = "Wang, Bovik, Sheikh, Simoncelli, IEEE TIP 2004"
+    version: ClassVar[str] = "2"  # v2: scipy.ndimage filters (bit-stable) instead of OpenCV's
     _fn = staticmethod(ssim)
