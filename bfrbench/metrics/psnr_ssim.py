@@ -10,6 +10,8 @@
 * ``crop_border``: variants ``rgb-crop4`` / ``y-crop4`` drop 4 pixels on each side first (BasicSR's
   ``crop_border`` argument); the plain variants crop nothing.
 
+Script variants (``psnr:vqfr``, ``ssim:vqfr``, ``ssim:pyiqa``) live in :mod:`bfrbench.metrics.fidelity_variants`.
+
 Parity (tests/metrics/test_psnr_ssim.py): scikit-image ``peak_signal_noise_ratio`` /
 ``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)`` and pyiqa ``psnr``,
 ``psnry``, ``ssim``.
@@ -103,23 +105,37 @@ class _Fidelity(PairMetric):
     }
     default_variant: ClassVar[str] = "rgb"
     _fn = staticmethod(psnr)
+    #: named variants computed as a paper's script does: variant -> "module:function(restored, hq) -> float"
+    _script_variants: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def check_variant(cls, variant: str) -> None:
-        if not _VARIANT_RE.match(variant):
-            raise ConfigError(f"metric {cls.name!r} has no variant {variant!r}; accepted: rgb, y, rgb-cropN, y-cropN")
+        if variant not in cls._script_variants and not _VARIANT_RE.match(variant):
+            extra = "".join(f", {v}" for v in cls._script_variants)
+            raise ConfigError(f"metric {cls.name!r} has no variant {variant!r}; accepted: rgb, y, rgb-cropN, y-cropN{extra}")
 
     def __init__(self, variant: str | None = None, *, device: str = "cpu", batch_size: int = 8) -> None:
         super().__init__(variant, device=device, batch_size=batch_size)
         m = _VARIANT_RE.match(self.variant)
-        assert m is not None  # checked above
-        self.y = m.group(1) == "y"
-        self.crop_border = int(m.group(2) or 0)
+        self.y = bool(m and m.group(1) == "y")
+        self.crop_border = int(m.group(2) or 0) if m else 0
+
+    def _script_fn(self) -> Callable[[np.ndarray, np.ndarray], float] | None:
+        target = self._script_variants.get(self.variant)
+        if target is None:
+            return None
+        import importlib
+
+        mod, _, attr = target.partition(":")
+        return getattr(importlib.import_module(mod), attr)  # type: ignore[no-any-return]
 
     def score_pairs(self, restored: list[ImageItem], hq: list[ImageItem], shared: Shared) -> tuple[np.ndarray, list[str | None]]:
         fn = type(self)._fn
+        script = self._script_fn()
 
         def compute(pairs_r: list[np.ndarray], pairs_h: list[np.ndarray]) -> np.ndarray:
+            if script is not None:
+                return np.array([script(a, b) for a, b in zip(pairs_r, pairs_h)])
             return np.array([fn(a, b, y=self.y, crop_border=self.crop_border) for a, b in zip(pairs_r, pairs_h)])
 
         vals = _cached_pairs(shared, self.cache_id(), restored, hq, compute)
@@ -143,6 +159,11 @@ class PSNR(_Fidelity):
     value_range: ClassVar[tuple[float | None, float | None]] = (0.0, None)
     reference: ClassVar[str] = "BasicSR 1.4.2 calculate_psnr (test_y_channel for y); = skimage peak_signal_noise_ratio"
     paper: ClassVar[str] = "PSNR; BasicSR (Wang et al., github.com/XPixelGroup/BasicSR)"
+    variants: ClassVar[dict[str, str]] = {
+        **_Fidelity.variants,
+        "vqfr": "VQFR metric_paper/calculate_psnr_ssim.py: RGB after VQFR's per-channel mean/std correction (twice)",
+    }
+    _script_variants: ClassVar[dict[str, str]] = {"vqfr": "bfrbench.metrics.fidelity_variants:psnr_vqfr"}
     _fn = staticmethod(psnr)
 
 
@@ -155,4 +176,11 @@ class SSIM(_Fidelity):
     reference: ClassVar[str] = "BasicSR 1.4.2 calculate_ssim (MATLAB ssim_index, Gaussian 11, sigma 1.5)"
     paper: ClassVar[str] = "Wang, Bovik, Sheikh, Simoncelli, IEEE TIP 2004"
     version: ClassVar[str] = "2"  # v2: scipy.ndimage filters (bit-stable) instead of OpenCV's
+    variants: ClassVar[dict[str, str]] = {
+        **_Fidelity.variants,
+        "vqfr": "VQFR metric_paper/calculate_psnr_ssim.py: RGB after VQFR's per-channel mean/std correction (twice)",
+        "pyiqa": "pyiqa 0.1.16 create_metric('ssim'): Y of YIQ, relu'd contrast-structure map (ReF-LDM's SSIM)",
+    }
+    _script_variants: ClassVar[dict[str, str]] = {"vqfr": "bfrbench.metrics.fidelity_variants:ssim_vqfr",
+                                                  "pyiqa": "bfrbench.metrics.fidelity_variants:ssim_pyiqa"}
     _fn = staticmethod(ssim)
