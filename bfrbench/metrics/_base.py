@@ -183,6 +183,14 @@ class Metric:
 
         return np.array([round_significant(float(v), digits) for v in vals.ravel()], np.float64).reshape(vals.shape)
 
+    def summary_values(self, values: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        """The finite per-image values that enter the summary mean, and extra summary fields.
+
+        Default: all of them, no extra fields. A variant that reproduces a script's own averaging rule (e.g.
+        ``deg:vqfr`` leaving out pairs under 1 degree) overrides this and reports what it left out.
+        """
+        return values, {}
+
     @property
     def spec(self) -> str:
         """Canonical column name ``name:variant``."""
