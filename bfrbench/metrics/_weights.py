@@ -86,4 +86,11 @@ WEIGHTS: list[WeightFile] = [
               "(https://drive.google.com/drive/folders/1k3RCSliF6PsujCMIdCD1hNM63EozlDIZ, file resnet18_110.pth) and "
               "arcface-pytorch's Baidu link; no published SHA-256 (recorded on first import). Download it and "
               "`bfrbench weights import arcface-pytorch-resnet18_110 FILE`")),
+    WeightFile(
+        name="fid-stats-celeba-test500-dtbfr", filename="inception_CelebA-Test-500.pth",
+        urls=("https://github.com/SamsungLabs/DT-BFR/releases/download/v1.0.0/inception_CelebA-Test-500.pth",),
+        license="derived from CelebA (non-commercial research)",
+        source=("DT-BFR's FID statistics of its CelebA-Test set (torch dict {mean, cov}, BasicSR Inception), "
+                "SamsungLabs/DT-BFR misc/download_weights.sh @ec3d4043"),
+        note="no published SHA-256: recorded on first download (trust on first use)"),
 ]

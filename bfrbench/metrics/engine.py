@@ -328,6 +328,7 @@ def evaluate(
     seed: int = 0,
     command: Sequence[str] | None = None,
     log: Callable[[str], None] | None = _log_stderr,
+    protocol: str | None = None,
 ) -> dict[str, Any]:
     """Score ``restored`` (a folder of ``<id>.png``) against the test set ``testset``.
 
@@ -343,6 +344,8 @@ def evaluate(
         seed: seed of the bootstrap generator.
         command: command line recorded in provenance (default ``sys.argv``).
         log: receives notes (fallback backends, problems); None silences them.
+        protocol: a paper's evaluation protocol (name in ``datasets_build/protocols`` or a YAML path): fixes the
+            metrics (then ``metrics`` must be None) and, unless ``fid_stats`` is given, the FID statistics.
 
     Returns:
         The summary dict written to ``summary.json``.
@@ -354,8 +357,11 @@ def evaluate(
     from bfrbench.metrics.cache import default_cache_dir
     from bfrbench.provenance import environment
 
+    from bfrbench.metrics.protocol import apply_protocol
+
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    metrics, fid_stats, protocol_record = apply_protocol(protocol, metrics, fid_stats)
     testset, restored, out = Path(testset), Path(restored), Path(out)
     rows, has_hq = _read_manifest(testset)
     found, dups = _scan_restored(restored)
@@ -467,6 +473,8 @@ def evaluate(
             "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": seed, "method": "percentile"},
         },
     }
+    if protocol_record is not None:
+        summary["protocol"] = protocol_record
     buf = io.BytesIO()
     df.to_parquet(buf, index=False)
     atomic_write_bytes(out / "per_image.parquet", buf.getvalue())
