@@ -86,3 +86,17 @@ def test_malformed_protocol_names_file_and_key(tmp_path) -> None:  # type: ignor
     bad.write_text("name: bad\nversion: 1\npaper: p\nsource: s\nmetrics:\n  - {spec: 'fid:clean-stats'}\n")
     with pytest.raises(ConfigError, match="needs 'fid_stats'"):
         load_protocol(bad)
+
+
+def test_suite_can_name_a_protocol(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bfrbench.leaderboard.suite import load_suite
+
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "suite.yaml").write_text("name: s\nversion: 1\nmain_score: 'psnr:vqfr'\nprotocol: vqfr\n")
+    s = load_suite(folder)
+    assert [m.spec for m in s.metrics] == load_protocol("vqfr").specs and s.protocol == "vqfr"
+    assert s.fid_stats == "fid-stats-ffhq512-basicsr"
+    (folder / "suite.yaml").write_text("name: s\nversion: 1\nmain_score: psnr:rgb\nprotocol: vqfr\nmetrics: [psnr:rgb]\n")
+    with pytest.raises(ConfigError, match="protocol: and 'metrics' are exclusive"):
+        load_suite(folder)
