@@ -441,7 +441,7 @@ def evaluate(
     for c in per_image_cols:
         m = _instance(c, device, batch_size)
         x = df[c].to_numpy(np.float64)
-        fin, extra = m.summary_values(x[np.isfinite(x)])
+        fin, summary_extra = m.summary_values(x[np.isfinite(x)])
         metric_summary[c] = {
             "mean": float(fin.mean()) if fin.size else None,
             "std": float(fin.std(ddof=1)) if fin.size > 1 else None,
@@ -451,7 +451,7 @@ def evaluate(
         }
         if m.storage_digits() is not None:
             metric_summary[c]["stored_digits"] = m.storage_digits()
-        metric_summary[c].update(extra)
+        metric_summary[c].update(summary_extra)
     weights: dict[str, Any] = {}
     for c, _ in columns:
         weights.update(_instance(c, device, batch_size).weight_hashes())
