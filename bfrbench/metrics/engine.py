@@ -355,9 +355,8 @@ def evaluate(
     from bfrbench.distributed import TaskFailure, run_tasks
     from bfrbench.io import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
     from bfrbench.metrics.cache import default_cache_dir
-    from bfrbench.provenance import environment
-
     from bfrbench.metrics.protocol import apply_protocol
+    from bfrbench.provenance import environment
 
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")

@@ -224,10 +224,11 @@ class NIQE(NoRefMetric):
     stored_digits: ClassVar[dict[str, int]] = {"pyiqa": 10}
 
     def score_images(self, images: list[ImageItem], shared: Shared) -> tuple[np.ndarray, list[str | None]]:
-        if self.variant == "pyiqa":
-            fn = niqe_pyiqa
-        else:
-            fn = lambda ims: np.array([niqe(im, variant=self.variant) for im in ims])  # noqa: E731
+        def fn(ims: list[np.ndarray]) -> np.ndarray:
+            if self.variant == "pyiqa":
+                return niqe_pyiqa(ims)
+            return np.array([niqe(im, variant=self.variant) for im in ims])
+
         vals = np.array([float(v) for v in shared.get(self.cache_id(), images, fn)], dtype=np.float64)
         errs = [None if np.isfinite(v) else "niqe: degenerate image (no usable block statistics)" for v in vals]
         return vals, errs

@@ -127,7 +127,8 @@ class _Fidelity(PairMetric):
         import importlib
 
         mod, _, attr = target.partition(":")
-        return getattr(importlib.import_module(mod), attr)  # type: ignore[no-any-return]
+        fn: Callable[[np.ndarray, np.ndarray], float] = getattr(importlib.import_module(mod), attr)
+        return fn
 
     def score_pairs(self, restored: list[ImageItem], hq: list[ImageItem], shared: Shared) -> tuple[np.ndarray, list[str | None]]:
         fn = type(self)._fn

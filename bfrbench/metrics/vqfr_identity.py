@@ -55,12 +55,13 @@ def build_resnet_face18(width: int = 64) -> Any:
             self.prelu = nn.PReLU()
             self.conv2 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
             self.bn2 = nn.BatchNorm2d(cout)
-            self.downsample = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-                               if stride != 1 or cin != cout else None)
+            self.downsample: nn.Module | None = (
+                nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+                if stride != 1 or cin != cout else None)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             out = self.bn2(self.conv2(self.prelu(self.bn1(self.conv1(self.bn0(x))))))
-            res = x if self.downsample is None else self.downsample(x)
+            res = x if self.downsample is None else self.downsample(x)  # type: ignore[operator]
             return self.prelu(out + res)  # the same PReLU again, as IRBlock.forward
 
     class ResNetFace18(nn.Module):
@@ -116,6 +117,8 @@ def vqfr_gray128(image: np.ndarray) -> np.ndarray:
     if not ok:
         raise ConfigError("deg:vqfr: could not encode the image as PNG")
     gray = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    if gray is None:
+        raise ConfigError("deg:vqfr: could not decode the PNG-encoded image as grayscale")
     gray = cv2.resize(gray, (128, 128), interpolation=cv2.INTER_LINEAR)
     x = gray[None].astype(np.float32)
     x -= np.float32(127.5)

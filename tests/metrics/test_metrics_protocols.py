@@ -11,11 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from metrics_helpers import make_testset
 
 from bfrbench.errors import ConfigError, MissingWeightsError
 from bfrbench.metrics.protocol import list_protocols, load_protocol
-
-from metrics_helpers import make_testset
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from metrics_helpers import degrade, face_images
 
 from bfrbench.metrics import create_metric
 from bfrbench.metrics._base import ImageItem, Shared
 from bfrbench.metrics.fidelity_variants import psnr_vqfr, ssim_pyiqa, ssim_vqfr
-
-from metrics_helpers import degrade, face_images
 
 
 def _vqfr_script(restored_rgb: np.ndarray, gt_rgb: np.ndarray) -> tuple[float, float]:
@@ -83,7 +82,7 @@ def test_ssim_pyiqa_parity_with_pyiqa(pairs: list[tuple[np.ndarray, np.ndarray]]
     pyiqa = pytest.importorskip("pyiqa")
     metric = pyiqa.create_metric("ssim", device="cpu")
 
-    def t(im: np.ndarray) -> "torch.Tensor":  # ReF-LDM read_image: float32 / 255, (1, 3, H, W)
+    def t(im: np.ndarray) -> torch.Tensor:  # ReF-LDM read_image: float32 / 255, (1, 3, H, W)
         return torch.from_numpy(im.astype(np.float32).transpose(2, 0, 1)[None]) / 255.0
 
     for r, g in pairs:

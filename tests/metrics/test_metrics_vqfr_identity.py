@@ -17,9 +17,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from bfrbench.metrics.vqfr_identity import WEIGHT_NAME, build_resnet_face18, load_resnet_face18  # noqa: E402
-
 from metrics_helpers import make_testset  # noqa: E402
+
+from bfrbench.metrics.vqfr_identity import WEIGHT_NAME, build_resnet_face18, load_resnet_face18  # noqa: E402
 
 
 def test_resnet_face18_key_layout_is_arcface_pytorch() -> None:
@@ -52,8 +52,7 @@ def _tiny_checkpoint(path) -> dict:  # type: ignore[no-untyped-def]
 
 
 def test_deg_vqfr_tiny_weights_through_the_engine(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from bfrbench.metrics import evaluate
-    from bfrbench.metrics import vqfr_identity
+    from bfrbench.metrics import evaluate, vqfr_identity
 
     monkeypatch.setenv("BFRBENCH_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(vqfr_identity, "_NETS", {})

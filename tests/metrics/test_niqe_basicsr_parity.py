@@ -25,13 +25,12 @@ import math
 
 import numpy as np
 import pytest
+from metrics_helpers import degrade, face_images
 from scipy.ndimage import convolve
 from scipy.special import gamma
 
 from bfrbench.metrics.niqe import load_pristine_params, niqe
 from bfrbench.metrics.niqe_basicsr import imresize_half, y_plane_basicsr
-
-from metrics_helpers import degrade, face_images
 
 
 def _ref_y(rgb: np.ndarray) -> np.ndarray:
