@@ -61,7 +61,7 @@ def build_resnet_face18(width: int = 64) -> Any:
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             out = self.bn2(self.conv2(self.prelu(self.bn1(self.conv1(self.bn0(x))))))
-            res = x if self.downsample is None else self.downsample(x)  # type: ignore[operator]
+            res = x if self.downsample is None else self.downsample(x)
             return self.prelu(out + res)  # the same PReLU again, as IRBlock.forward
 
     class ResNetFace18(nn.Module):
@@ -72,10 +72,14 @@ def build_resnet_face18(width: int = 64) -> Any:
             self.bn1 = nn.BatchNorm2d(w)
             self.prelu = nn.PReLU()
             self.maxpool = nn.MaxPool2d(2, 2)
-            chans, cin = [w, 2 * w, 4 * w, 8 * w], w
-            for i, (c, s) in enumerate(zip(chans, (1, 2, 2, 2))):
-                setattr(self, f"layer{i + 1}", nn.Sequential(IRBlock(cin, c, s), IRBlock(c, c, 1)))
-                cin = c
+
+            def stage(cin: int, cout: int, stride: int) -> nn.Sequential:
+                return nn.Sequential(IRBlock(cin, cout, stride), IRBlock(cout, cout, 1))
+
+            self.layer1 = stage(w, w, 1)
+            self.layer2 = stage(w, 2 * w, 2)
+            self.layer3 = stage(2 * w, 4 * w, 2)
+            self.layer4 = stage(4 * w, 8 * w, 2)
             self.bn4 = nn.BatchNorm2d(8 * w)
             self.dropout = nn.Dropout()
             self.fc5 = nn.Linear(8 * w * 8 * 8, 8 * w)
