@@ -37,7 +37,8 @@ class _Identity(PairMetric):
                  "whole image as 128x128 grayscale"),
     }
     default_variant: ClassVar[str] = "arcface"
-    reference: ClassVar[str] = "cosine of bfrbench.faces embeddings (insightface / dlib / FaceNet models)"
+    reference: ClassVar[str] = ("cosine of bfrbench.faces embeddings (insightface / dlib / FaceNet models); vqfr: TencentARC/VQFR "
+                                "metric_paper/calculate_cos_dist.py @239c77a (arcface-pytorch resnet_face18)")
 
     @classmethod
     def resolve_default_variant(cls) -> str:

@@ -158,7 +158,8 @@ class PSNR(_Fidelity):
     name: ClassVar[str] = "psnr"
     higher_is_better: ClassVar[bool] = True
     value_range: ClassVar[tuple[float | None, float | None]] = (0.0, None)
-    reference: ClassVar[str] = "BasicSR 1.4.2 calculate_psnr (test_y_channel for y); = skimage peak_signal_noise_ratio"
+    reference: ClassVar[str] = ("BasicSR 1.4.2 calculate_psnr (test_y_channel for y); = skimage peak_signal_noise_ratio; "
+                                "vqfr: TencentARC/VQFR metric_paper/calculate_psnr_ssim.py @239c77a")
     paper: ClassVar[str] = "PSNR; BasicSR (Wang et al., github.com/XPixelGroup/BasicSR)"
     variants: ClassVar[dict[str, str]] = {
         **_Fidelity.variants,
@@ -174,7 +175,8 @@ class SSIM(_Fidelity):
     name: ClassVar[str] = "ssim"
     higher_is_better: ClassVar[bool] = True
     value_range: ClassVar[tuple[float | None, float | None]] = (-1.0, 1.0)
-    reference: ClassVar[str] = "BasicSR 1.4.2 calculate_ssim (MATLAB ssim_index, Gaussian 11, sigma 1.5)"
+    reference: ClassVar[str] = ("BasicSR 1.4.2 calculate_ssim (MATLAB ssim_index, Gaussian 11, sigma 1.5); vqfr: TencentARC/VQFR "
+                                "metric_paper/calculate_psnr_ssim.py @239c77a; pyiqa: pyiqa 0.1.16 create_metric('ssim')")
     paper: ClassVar[str] = "Wang, Bovik, Sheikh, Simoncelli, IEEE TIP 2004"
     version: ClassVar[str] = "2"  # v2: scipy.ndimage filters (bit-stable) instead of OpenCV's
     variants: ClassVar[dict[str, str]] = {
