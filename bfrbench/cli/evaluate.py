@@ -26,6 +26,9 @@ def register(subparsers: Any) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--workers", type=int, default=1, help="local dask worker processes (default 1: in process)")
     g.add_argument("--scheduler", default=None, help="dask scheduler address, e.g. tcp://host:8786")
+    p.add_argument("--protocol", default=None,
+                   help="a paper's evaluation protocol (datasets_build/protocols: vqfr, refldm, dtbfr, ...) or a YAML "
+                        "file: fixes the metric set and FID statistics (docs/metrics/protocols.md)")
     p.add_argument("--fid-stats", default=None, help="reference statistics .npz (or registered name) for fid:*-stats")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
     p.add_argument("--no-verify", action="store_true",
@@ -66,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     summary = evaluate(args.testset, args.restored, args.out, metrics=metrics, device=args.device,
                        batch_size=args.batch_size, workers=args.workers, scheduler=args.scheduler,
                        fid_stats=args.fid_stats, cache=not args.no_cache, command=sys.argv,
-                       verify=not args.no_verify)
+                       verify=not args.no_verify, protocol=args.protocol)
     if args.json:
         print_json(summary)
     else:

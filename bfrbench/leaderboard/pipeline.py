@@ -77,10 +77,11 @@ def _restore(method: str, testset: Path, out: Path, *, device: str, seed: int, o
     return restore(method, testset, out, device=device, seed=seed, options=options or None, workers=workers)
 
 
-def _evaluate(testset: Path, restored: Path, out: Path, *, metrics: list[str], device: str, workers: int) -> Any:
+def _evaluate(testset: Path, restored: Path, out: Path, *, metrics: list[str], device: str, workers: int,
+              fid_stats: str | None = None) -> Any:
     from bfrbench.metrics.engine import evaluate
 
-    return evaluate(testset, restored, out, metrics=metrics, device=device, workers=workers)
+    return evaluate(testset, restored, out, metrics=metrics, device=device, workers=workers, fid_stats=fid_stats)
 
 
 def default_pipeline() -> Pipeline:

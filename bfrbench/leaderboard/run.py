@@ -159,6 +159,8 @@ def run_suite(
     src = _source(s, pipe, work, report)
     metrics = [m.spec for m in s.metrics]
     optional = {m.spec for m in s.metrics if m.optional}
+    # a suite that names a protocol (suite.yaml ``protocol:``) also takes its FID statistics
+    stats_kw: dict[str, Any] = {"fid_stats": s.fid_stats} if s.fid_stats else {}
     for t in s.testsets:
         if src is None:
             report.stages.append(StageRecord("testset", t.name, "skipped", detail="source failed"))
@@ -203,14 +205,14 @@ def run_suite(
 
             def do_eval(edir: Path = edir, rdir: Path = rdir, tdir: Path = tdir) -> dict[str, Any]:
                 try:
-                    pipe.evaluate(tdir, rdir, edir, metrics=metrics, device=device, workers=workers)
+                    pipe.evaluate(tdir, rdir, edir, metrics=metrics, device=device, workers=workers, **stats_kw)
                     skipped: list[str] = []
                 except MissingWeightsError:
                     if not optional:
                         raise
                     skipped = sorted(optional)
                     pipe.evaluate(tdir, rdir, edir, metrics=[x for x in metrics if x not in optional],
-                                  device=device, workers=workers)
+                                  device=device, workers=workers, **stats_kw)
                 read_json(edir / "summary.json", "evaluation")
                 return {"skipped_metrics": skipped}
 

@@ -128,6 +128,8 @@ class Suite:
     plots: dict[str, Any]
     metric_info: dict[str, dict[str, Any]]
     raw: dict[str, Any]
+    protocol: str | None = None  # name of the evaluation protocol that supplied ``metrics``
+    fid_stats: str | None = None  # FID reference statistics of that protocol (registered name or file)
 
     @property
     def yaml_path(self) -> Path:
@@ -145,7 +147,7 @@ _BREAKDOWN_DEFAULTS: dict[str, Any] = {"parameters": ["sigma_x", "scale", "noise
 _PLOT_DEFAULTS: dict[str, Any] = {"perception_distortion": None, "samples": 4}
 _TOP_KEYS = {
     "name", "version", "title", "description", "main_score", "seed", "source", "testsets", "metrics", "methods",
-    "reported", "baseline", "statistics", "breakdowns", "plots", "metric_info",
+    "reported", "baseline", "statistics", "breakdowns", "plots", "metric_info", "protocol",
 }
 
 
@@ -307,6 +309,18 @@ def load_suite(suite: str | os.PathLike[str]) -> Suite:
             raise _err(path, req, "is required")
     testsets = _parse_testsets(raw.get("testsets", []), path)
     metrics = _parse_metrics(raw.get("metrics", []), path)
+    protocol, fid_stats = None, None
+    if raw.get("protocol") is not None:
+        from bfrbench.metrics.protocol import load_protocol
+
+        if raw.get("metrics"):
+            raise _err(path, "protocol", "and 'metrics' are exclusive: the protocol fixes the metric list")
+        try:
+            proto = load_protocol(str(raw["protocol"]))
+        except ConfigError as exc:
+            raise _err(path, "protocol", str(exc)) from None
+        metrics = tuple(MetricSpec(spec) for spec in proto.specs)
+        protocol, fid_stats = proto.name, proto.fid_stats
     methods = _parse_methods(raw.get("methods", []), path)
     reported = _parse_reported(raw.get("reported"), path)
     source = raw.get("source") or {"kind": "none"}
@@ -331,7 +345,7 @@ def load_suite(suite: str | os.PathLike[str]) -> Suite:
         baseline=baseline, statistics=_merge(_STAT_DEFAULTS, raw.get("statistics"), path, "statistics"),
         breakdowns=_merge(_BREAKDOWN_DEFAULTS, raw.get("breakdowns"), path, "breakdowns"),
         plots=_merge(_PLOT_DEFAULTS, raw.get("plots"), path, "plots"),
-        metric_info={str(k): dict(v) for k, v in metric_info.items()}, raw=raw,
+        metric_info={str(k): dict(v) for k, v in metric_info.items()}, raw=raw, protocol=protocol, fid_stats=fid_stats,
     )
     for spec in sorted(all_specs):  # every metric needs a known direction
         metric_higher_is_better(spec, out.directions())

@@ -111,6 +111,9 @@ class Metric:
         reference: the implementation the numbers match (package, function, version).
         paper: citation.
         version: bumped whenever values for the same images change (part of cache keys).
+        stored_digits: significant digits a value keeps when stored (per_image.parquet, summary.json); None =
+            stored as computed, because the computation is bit-stable (fixed-order reductions, no BLAS); an int
+            for every variant or a dict variant -> digits (docs/reproducibility.md, "Bit-stable values").
     """
 
     name: ClassVar[str] = ""
@@ -123,6 +126,7 @@ class Metric:
     reference: ClassVar[str] = ""
     paper: ClassVar[str] = ""
     version: ClassVar[str] = "1"
+    stored_digits: ClassVar[int | dict[str, int] | None] = None
 
     def __init__(self, variant: str | None = None, *, device: str = "cpu", batch_size: int = 8) -> None:
         variant = variant or self.resolve_default_variant()
@@ -164,6 +168,29 @@ class Metric:
             "paper": cls.paper, "version": cls.version,
         }
 
+    def storage_digits(self) -> int | None:
+        """Significant digits kept for this variant's stored values (None = exact)."""
+        d = self.stored_digits
+        return d.get(self.variant) if isinstance(d, dict) else d
+
+    def stored_values(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (N,) float64 as stored: rounded to :meth:`storage_digits` significant digits when set."""
+        digits = self.storage_digits()
+        vals = np.asarray(values, np.float64)
+        if digits is None:
+            return vals
+        from bfrbench.metrics._stable import round_significant
+
+        return np.array([round_significant(float(v), digits) for v in vals.ravel()], np.float64).reshape(vals.shape)
+
+    def summary_values(self, values: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        """The finite per-image values that enter the summary mean, and extra summary fields.
+
+        Default: all of them, no extra fields. A variant that reproduces a script's own averaging rule (e.g.
+        ``deg:vqfr`` leaving out pairs under 1 degree) overrides this and reports what it left out.
+        """
+        return values, {}
+
     @property
     def spec(self) -> str:
         """Canonical column name ``name:variant``."""
@@ -193,8 +220,11 @@ class Metric:
         return out
 
     def info(self) -> dict[str, Any]:
-        return {"metric": self.name, "variant": self.variant, "higher_is_better": self.higher_is_better,
-                "reference": self.reference, "version": self.version}
+        out = {"metric": self.name, "variant": self.variant, "higher_is_better": self.higher_is_better,
+               "reference": self.reference, "version": self.version}
+        if self.storage_digits() is not None:
+            out["stored_digits"] = self.storage_digits()
+        return out
 
 
 class PairMetric(Metric):

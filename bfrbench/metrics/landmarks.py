@@ -15,6 +15,7 @@ import numpy as np
 
 from bfrbench.metrics import _faces
 from bfrbench.metrics._base import ImageItem, PairMetric, Shared
+from bfrbench.metrics._stable import NETWORK_DIGITS
 
 __all__ = ["LMD", "landmark_distance"]
 
@@ -26,6 +27,7 @@ def landmark_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 class LMD(PairMetric):
     """Mean landmark distance (pixels at 512x512; lower is better)."""
+    stored_digits: ClassVar[int | dict[str, int] | None] = NETWORK_DIGITS  # network forward: not bit-stable
 
     name: ClassVar[str] = "lmd"
     higher_is_better: ClassVar[bool] = False

@@ -18,6 +18,7 @@ import numpy as np
 
 from bfrbench.errors import ConfigError
 from bfrbench.metrics._base import ImageItem, PairMetric, Shared
+from bfrbench.metrics._stable import NETWORK_DIGITS
 from bfrbench.metrics.psnr_ssim import _cached_pairs
 
 __all__ = ["LPIPS", "build_lpips", "lpips_distances", "BACKBONE_WEIGHTS"]
@@ -62,6 +63,7 @@ def lpips_distances(model: Any, a: list[np.ndarray], b: list[np.ndarray], *, dev
 
 class LPIPS(PairMetric):
     """Learned perceptual image patch similarity (v0.1 linear heads)."""
+    stored_digits: ClassVar[int | dict[str, int] | None] = NETWORK_DIGITS  # network forward: not bit-stable
 
     name: ClassVar[str] = "lpips"
     higher_is_better: ClassVar[bool] = False

@@ -1,6 +1,8 @@
-"""NIQE (Mittal, Soundararajan & Bovik, IEEE SPL 2013) as computed by BasicSR 1.4.2 / the official MATLAB code.
+"""NIQE (Mittal, Soundararajan & Bovik, IEEE SPL 2013): variants ``basicsr`` (float32), ``matlab`` (float64), ``pyiqa``.
 
-Variant ``basicsr`` (default) follows ``basicsr/metrics/niqe.py`` (which matches MATLAB's ``niqe_release``):
+Both BasicSR variants follow XPixelGroup/BasicSR ``basicsr/metrics/niqe.py`` (commit
+8d56e3a045f9fb3e1d8872f92ee4a4f07f886b0a; the same code as BasicSR 1.4.2), which ports MATLAB's
+``niqe_release``:
 
 1. Y = round(BT.601 Y of YCbCr) on 0..255 (BasicSR ``to_y_channel``), crop border 0.
 2. Crop to a multiple of the 96x96 block size.
@@ -9,16 +11,23 @@ Variant ``basicsr`` (default) follows ``basicsr/metrics/niqe.py`` (which matches
    block of 96/scale pixels, 18 features: an AGGD fit (alpha, mean of left/right beta) of the MSCN block
    and, for the 4 circular shifts (0,1), (1,0), (1,1), (1,-1) of the block, AGGD fits of the products
    (alpha, mean, beta_l, beta_r). AGGD shape from the moment ratio by table lookup over alpha in
-   [0.2, 10] step 0.001.
+   [0.2, 10] step 0.001 (0.2 when the ratio is NaN, as BasicSR's argmin and MATLAB's min give).
 4. Fit a Gaussian to the 36-d block features (nan-mean; covariance over nan-free rows) and return
-   sqrt((mu_p - mu_d)^T pinv((S_p + S_d)/2) (mu_p - mu_d)).
+   sqrt((mu_p - mu_d)^T ((S_p + S_d)/2)^-1 (mu_p - mu_d)).
+
+* ``basicsr`` (default; :mod:`bfrbench.metrics.niqe_basicsr`): BasicSR's float32 arithmetic (float32 Y plane,
+  float32 convolutions and resize); the numbers BasicSR, GFPGAN, VQFR and CodeFormer scripts print.
+* ``matlab``: the same algorithm in float64 throughout (closer to MATLAB's double arithmetic); up to ~0.02
+  (0.2%) from ``basicsr`` on real faces.
+* ``pyiqa``: pyiqa 0.1.16's ``calculate_niqe`` (Y of YIQ, pyiqa's default colour space) with the same
+  pristine parameters; differs from ``basicsr`` by a few percent per image (docs/metrics/niqe.md).
+
+Bit stability: ``basicsr`` and ``matlab`` use no BLAS/LAPACK (scipy.ndimage convolutions, tap-ordered resize,
+exact sums for the mean, covariance and quadratic form), so their bits do not depend on threads or CPU.
+``pyiqa`` runs torch reductions and is rounded to 10 significant digits when stored.
 
 The pristine parameters ship as package data (``data/niqe_pris_params.npz``, Apache-2.0, from the BasicSR
-1.4.2 sdist; see ``data/NOTICE.md``). This implementation vectorises the per-block loops and replaces the
-MATLAB resize by its exact weight matrices (float64 throughout).
-
-Variant ``pyiqa`` calls pyiqa 0.1.16's ``calculate_niqe`` (Y of YIQ, pyiqa's default colour space) with
-the same pristine parameters; it differs from ``basicsr`` by a few percent per image (docs/metrics/niqe.md).
+1.4.2 sdist; see ``data/NOTICE.md``).
 """
 
 from __future__ import annotations
@@ -28,15 +37,16 @@ from functools import lru_cache
 from importlib import resources
 from typing import ClassVar
 
-import cv2
 import numpy as np
 from scipy.special import gamma as _gamma
 
 from bfrbench.errors import ConfigError
 from bfrbench.metrics._base import ImageItem, NoRefMetric, Shared
+from bfrbench.metrics._stable import exact_nanmean_cov, spd_quad_form
 from bfrbench.metrics.psnr_ssim import rgb_to_y
 
-__all__ = ["NIQE", "niqe", "niqe_features", "load_pristine_params", "matlab_resize_matrix", "PRISTINE_SHA256"]
+__all__ = ["NIQE", "niqe", "niqe_matlab", "niqe_features", "niqe_distance", "load_pristine_params",
+           "matlab_resize_matrix", "PRISTINE_SHA256"]
 
 PRISTINE_SHA256 = "2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296"
 
@@ -72,7 +82,8 @@ def _cubic(x: np.ndarray) -> np.ndarray:
 def matlab_resize_matrix(n_in: int, scale: float) -> np.ndarray:
     """(n_out, n_in) float64 matrix of MATLAB ``imresize`` (bicubic, antialiasing, symmetric border).
 
-    ``out = M_h @ img @ M_w.T`` reproduces MATLAB's separable resize of a 2-D image.
+    ``out = M_h @ img @ M_w.T`` reproduces MATLAB's separable resize of a 2-D image (used by tests; the
+    metric itself resizes with :func:`bfrbench.metrics.niqe_basicsr.imresize_half`, which has no BLAS).
     """
     n_out = int(math.ceil(n_in * scale))
     kernel_width = 4.0 / scale if scale < 1 else 4.0
@@ -93,28 +104,25 @@ def matlab_resize_matrix(n_in: int, scale: float) -> np.ndarray:
 
 
 def _aggd(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Vectorised AGGD fit of each row of x (n, m): alpha, beta_l, beta_r (nan where a side is empty)."""
+    """Vectorised float64 AGGD fit of each row of x (n, m): alpha, beta_l, beta_r (betas nan where a side is empty)."""
     neg, pos = x < 0, x > 0
     sq = x * x
     with np.errstate(invalid="ignore", divide="ignore"):
         left_std = np.sqrt((sq * neg).sum(1) / neg.sum(1))
         right_std = np.sqrt((sq * pos).sum(1) / pos.sum(1))
-        gammahat = left_std / right_std
+        g = left_std / right_std
         rhat = np.mean(np.abs(x), axis=1) ** 2 / np.mean(sq, axis=1)
-        rhatnorm = rhat * (gammahat ** 3 + 1) * (gammahat + 1) / (gammahat ** 2 + 1) ** 2
-    pos_idx = np.argmin((_R_GAM[None, :] - rhatnorm[:, None]) ** 2, axis=1)
+        rhatnorm = rhat * (g * g * g + 1) * (g + 1) / (g * g + 1) ** 2  # g*g*g: np.power may use SIMD libm
+    pos_idx = np.argmin((_R_GAM[None, :] - rhatnorm[:, None]) ** 2, axis=1)  # all-nan row -> 0 -> alpha 0.2
     alpha = _GAM[pos_idx]
-    # argmin over an all-nan row returns 0 in numpy; keep nan as BasicSR's features would be
-    alpha = np.where(np.isnan(rhatnorm), np.nan, alpha)
-    with np.errstate(invalid="ignore"):
-        k = np.sqrt(_gamma(1 / alpha) / _gamma(3 / alpha))
+    k = np.sqrt(_gamma(1 / alpha) / _gamma(3 / alpha))
     return alpha, left_std * k, right_std * k
 
 
 def _block_features(mscn: np.ndarray, bh: int, bw: int) -> np.ndarray:
-    """(n_blocks, 18) features of the blocks of an MSCN plane whose size is a multiple of (bh, bw)."""
+    """(n_blocks, 18) features of the blocks (column-major block order) of an MSCN plane sized a multiple of (bh, bw)."""
     h, w = mscn.shape
-    blocks = mscn.reshape(h // bh, bh, w // bw, bw).transpose(0, 2, 1, 3).reshape(-1, bh, bw)
+    blocks = mscn.reshape(h // bh, bh, w // bw, bw).transpose(2, 0, 1, 3).reshape(-1, bh, bw)
     n = blocks.shape[0]
     feats = np.empty((n, 18), dtype=np.float64)
     a, bl, br = _aggd(blocks.reshape(n, -1))
@@ -122,52 +130,64 @@ def _block_features(mscn: np.ndarray, bh: int, bw: int) -> np.ndarray:
     for s, (dy, dx) in enumerate(((0, 1), (1, 0), (1, 1), (1, -1))):
         prod = blocks * np.roll(blocks, (dy, dx), axis=(1, 2))
         a, bl, br = _aggd(prod.reshape(n, -1))
-        with np.errstate(invalid="ignore"):
-            mean = (br - bl) * (_gamma(2 / a) / _gamma(1 / a))
+        mean = (br - bl) * (_gamma(2 / a) / _gamma(1 / a))
         feats[:, 2 + 4 * s: 6 + 4 * s] = np.stack([a, mean, bl, br], axis=1)
     return feats
 
 
 def niqe_features(y: np.ndarray, window: np.ndarray, block: int = 96) -> np.ndarray:
-    """(n_blocks, 36) NIQE features of a Y plane (float64, 0..255), both scales side by side."""
+    """(n_blocks, 36) float64 NIQE features of a Y plane (float64, 0..255), both scales side by side."""
+    from scipy.ndimage import convolve
+
+    from bfrbench.metrics.niqe_basicsr import imresize_half
+
     h, w = y.shape
     nbh, nbw = h // block, w // block
     if nbh == 0 or nbw == 0:
         raise ConfigError(f"NIQE needs images of at least {block}x{block} pixels, got {w}x{h}")
     img = np.ascontiguousarray(y[: nbh * block, : nbw * block], dtype=np.float64)
-    kernel = np.ascontiguousarray(window[::-1, ::-1])  # filter2D correlates; flip for convolution
     out = []
     for scale in (1, 2):
-        mu = cv2.filter2D(img, cv2.CV_64F, kernel, borderType=cv2.BORDER_REPLICATE)
-        var = cv2.filter2D(img * img, cv2.CV_64F, kernel, borderType=cv2.BORDER_REPLICATE) - mu * mu
+        mu = convolve(img, window, mode="nearest")
+        var = convolve(img * img, window, mode="nearest") - mu * mu
         mscn = (img - mu) / (np.sqrt(np.abs(var)) + 1)
         out.append(_block_features(mscn, block // scale, block // scale))
         if scale == 1:
-            img = matlab_resize_matrix(img.shape[0], 0.5) @ (img / 255.0) @ matlab_resize_matrix(img.shape[1], 0.5).T
-            img = img * 255.0
+            img = imresize_half(img / 255.0) * 255.0
     return np.concatenate(out, axis=1)
 
 
-def niqe(image: np.ndarray, *, block: int = 96) -> float:
-    """BasicSR/MATLAB NIQE of an RGB uint8 (H, W, 3) image (lower is better; >= 0).
+def niqe_distance(feats: np.ndarray, mu_p: np.ndarray, cov_p: np.ndarray) -> float:
+    """NIQE from (n_blocks, 36) features: Mahalanobis-like distance to the pristine Gaussian, exact sums.
+
+    Returns nan when fewer than two blocks are nan-free.
+    """
+    mu_d, cov_d = exact_nanmean_cov(feats)
+    if cov_d is None:
+        return float("nan")
+    q = spd_quad_form((cov_p + cov_d) / 2, mu_p - mu_d)
+    return float(math.sqrt(q)) if q >= 0 else float("nan")
+
+
+def niqe_matlab(image: np.ndarray, *, block: int = 96) -> float:
+    """NIQE in float64 throughout (variant ``matlab``) of an RGB uint8 (H, W, 3) image (lower is better)."""
+    mu_p, cov_p, window = load_pristine_params()
+    y = np.round(rgb_to_y(image))
+    return niqe_distance(niqe_features(y, window, block), mu_p, cov_p)
+
+
+def niqe(image: np.ndarray, *, variant: str = "basicsr", block: int = 96) -> float:
+    """NIQE of an RGB uint8 (H, W, 3) image: ``basicsr`` (float32, default) or ``matlab`` (float64).
 
     Returns nan when every block is degenerate (e.g. a flat image).
     """
-    mu_p, cov_p, window = load_pristine_params()
-    y = np.round(rgb_to_y(image))
-    feats = niqe_features(y, window, block)
-    import warnings
+    if variant == "basicsr":
+        from bfrbench.metrics.niqe_basicsr import niqe_basicsr
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-nan columns of a flat image
-        mu_d = np.nanmean(feats, axis=0)
-    ok = feats[~np.isnan(feats).any(axis=1)]
-    if ok.shape[0] < 2:
-        return float("nan")
-    cov_d = np.cov(ok, rowvar=False)
-    d = mu_p - mu_d
-    q = float(d @ np.linalg.pinv((cov_p + cov_d) / 2) @ d)
-    return float(np.sqrt(q)) if q >= 0 else float("nan")
+        return niqe_basicsr(image, block=block)
+    if variant == "matlab":
+        return niqe_matlab(image, block=block)
+    raise ConfigError(f"niqe: unknown variant {variant!r}; accepted: basicsr, matlab")
 
 
 def niqe_pyiqa(images: list[np.ndarray], color_space: str = "yiq") -> np.ndarray:
@@ -192,18 +212,23 @@ class NIQE(NoRefMetric):
     higher_is_better: ClassVar[bool] = False
     value_range: ClassVar[tuple[float | None, float | None]] = (0.0, None)
     variants: ClassVar[dict[str, str]] = {
-        "basicsr": "BasicSR/MATLAB: Y of YCbCr, 96x96 blocks, crop 0, official pristine parameters (default)",
+        "basicsr": "BasicSR calculate_niqe in float32 as BasicSR computes it: Y of YCbCr, 96x96 blocks, crop 0 (default)",
+        "matlab": "the same algorithm in float64 throughout (closer to MATLAB niqe_release's double arithmetic)",
         "pyiqa": "pyiqa 0.1.16 default: Y of YIQ, same pristine parameters",
     }
     default_variant: ClassVar[str] = "basicsr"
-    reference: ClassVar[str] = "BasicSR 1.4.2 calculate_niqe (= MATLAB niqe_release); pyiqa 0.1.16 NIQE for 'pyiqa'"
+    reference: ClassVar[str] = ("BasicSR calculate_niqe (XPixelGroup/BasicSR basicsr/metrics/niqe.py @8d56e3a), float32 for "
+                                "'basicsr', float64 for 'matlab'; pyiqa 0.1.16 NIQE for 'pyiqa'")
     paper: ClassVar[str] = "Mittal, Soundararajan, Bovik, IEEE SPL 2013"
+    version: ClassVar[str] = "2"  # v2: basicsr became float32 (float64 moved to matlab); NaN-ratio alpha = 0.2
+    stored_digits: ClassVar[dict[str, int]] = {"pyiqa": 10}
 
     def score_images(self, images: list[ImageItem], shared: Shared) -> tuple[np.ndarray, list[str | None]]:
-        if self.variant == "basicsr":
-            fn = lambda ims: np.array([niqe(im) for im in ims])  # noqa: E731
-        else:
-            fn = niqe_pyiqa
+        def fn(ims: list[np.ndarray]) -> np.ndarray:
+            if self.variant == "pyiqa":
+                return niqe_pyiqa(ims)
+            return np.array([niqe(im, variant=self.variant) for im in ims])
+
         vals = np.array([float(v) for v in shared.get(self.cache_id(), images, fn)], dtype=np.float64)
         errs = [None if np.isfinite(v) else "niqe: degenerate image (no usable block statistics)" for v in vals]
         return vals, errs

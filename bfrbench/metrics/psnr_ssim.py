@@ -10,6 +10,8 @@
 * ``crop_border``: variants ``rgb-crop4`` / ``y-crop4`` drop 4 pixels on each side first (BasicSR's
   ``crop_border`` argument); the plain variants crop nothing.
 
+Script variants (``psnr:vqfr``, ``ssim:vqfr``, ``ssim:pyiqa``) live in :mod:`bfrbench.metrics.fidelity_variants`.
+
 Parity (tests/metrics/test_psnr_ssim.py): scikit-image ``peak_signal_noise_ratio`` /
 ``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)`` and pyiqa ``psnr``,
 ``psnry``, ``ssim``.
@@ -23,6 +25,7 @@ from typing import ClassVar, cast
 
 import cv2
 import numpy as np
+from scipy.ndimage import correlate1d
 
 from bfrbench.errors import ConfigError
 from bfrbench.metrics._base import ImageItem, PairMetric, Shared
@@ -62,6 +65,7 @@ def psnr(a: np.ndarray, b: np.ndarray, *, y: bool = False, crop_border: int = 0)
 
 
 _G = cv2.getGaussianKernel(11, 1.5)  # (11, 1) float64, sums to 1
+_G1 = np.ascontiguousarray(_G[:, 0])
 _C1 = (0.01 * 255) ** 2
 _C2 = (0.03 * 255) ** 2
 
@@ -70,7 +74,10 @@ def _ssim_channel(x: np.ndarray, z: np.ndarray) -> float:
     """SSIM of two float64 (H, W) planes on the 0..255 scale (valid region, MATLAB constants)."""
 
     def f(a: np.ndarray) -> np.ndarray:
-        return cv2.sepFilter2D(a, cv2.CV_64F, _G, _G, borderType=cv2.BORDER_REFLECT_101)[5:-5, 5:-5]
+        # separable Gaussian, 'valid' region; scipy.ndimage sums each output in a fixed order in plain C (no
+        # SIMD-dispatched FMA as in OpenCV's filters), so the bits do not depend on the CPU or threads
+        rows = correlate1d(a, _G1, axis=1, mode="mirror")
+        return correlate1d(rows, _G1, axis=0, mode="mirror")[5:-5, 5:-5]
 
     mu1, mu2 = f(x), f(z)
     mu1_sq, mu2_sq, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2
@@ -98,23 +105,38 @@ class _Fidelity(PairMetric):
     }
     default_variant: ClassVar[str] = "rgb"
     _fn = staticmethod(psnr)
+    #: named variants computed as a paper's script does: variant -> "module:function(restored, hq) -> float"
+    _script_variants: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def check_variant(cls, variant: str) -> None:
-        if not _VARIANT_RE.match(variant):
-            raise ConfigError(f"metric {cls.name!r} has no variant {variant!r}; accepted: rgb, y, rgb-cropN, y-cropN")
+        if variant not in cls._script_variants and not _VARIANT_RE.match(variant):
+            extra = "".join(f", {v}" for v in cls._script_variants)
+            raise ConfigError(f"metric {cls.name!r} has no variant {variant!r}; accepted: rgb, y, rgb-cropN, y-cropN{extra}")
 
     def __init__(self, variant: str | None = None, *, device: str = "cpu", batch_size: int = 8) -> None:
         super().__init__(variant, device=device, batch_size=batch_size)
         m = _VARIANT_RE.match(self.variant)
-        assert m is not None  # checked above
-        self.y = m.group(1) == "y"
-        self.crop_border = int(m.group(2) or 0)
+        self.y = bool(m and m.group(1) == "y")
+        self.crop_border = int(m.group(2) or 0) if m else 0
+
+    def _script_fn(self) -> Callable[[np.ndarray, np.ndarray], float] | None:
+        target = self._script_variants.get(self.variant)
+        if target is None:
+            return None
+        import importlib
+
+        mod, _, attr = target.partition(":")
+        fn: Callable[[np.ndarray, np.ndarray], float] = getattr(importlib.import_module(mod), attr)
+        return fn
 
     def score_pairs(self, restored: list[ImageItem], hq: list[ImageItem], shared: Shared) -> tuple[np.ndarray, list[str | None]]:
         fn = type(self)._fn
+        script = self._script_fn()
 
         def compute(pairs_r: list[np.ndarray], pairs_h: list[np.ndarray]) -> np.ndarray:
+            if script is not None:
+                return np.array([script(a, b) for a, b in zip(pairs_r, pairs_h)])
             return np.array([fn(a, b, y=self.y, crop_border=self.crop_border) for a, b in zip(pairs_r, pairs_h)])
 
         vals = _cached_pairs(shared, self.cache_id(), restored, hq, compute)
@@ -136,8 +158,14 @@ class PSNR(_Fidelity):
     name: ClassVar[str] = "psnr"
     higher_is_better: ClassVar[bool] = True
     value_range: ClassVar[tuple[float | None, float | None]] = (0.0, None)
-    reference: ClassVar[str] = "BasicSR 1.4.2 calculate_psnr (test_y_channel for y); = skimage peak_signal_noise_ratio"
+    reference: ClassVar[str] = ("BasicSR 1.4.2 calculate_psnr (test_y_channel for y); = skimage peak_signal_noise_ratio; "
+                                "vqfr: TencentARC/VQFR metric_paper/calculate_psnr_ssim.py @239c77a")
     paper: ClassVar[str] = "PSNR; BasicSR (Wang et al., github.com/XPixelGroup/BasicSR)"
+    variants: ClassVar[dict[str, str]] = {
+        **_Fidelity.variants,
+        "vqfr": "VQFR metric_paper/calculate_psnr_ssim.py: RGB after VQFR's per-channel mean/std correction (twice)",
+    }
+    _script_variants: ClassVar[dict[str, str]] = {"vqfr": "bfrbench.metrics.fidelity_variants:psnr_vqfr"}
     _fn = staticmethod(psnr)
 
 
@@ -147,6 +175,15 @@ class SSIM(_Fidelity):
     name: ClassVar[str] = "ssim"
     higher_is_better: ClassVar[bool] = True
     value_range: ClassVar[tuple[float | None, float | None]] = (-1.0, 1.0)
-    reference: ClassVar[str] = "BasicSR 1.4.2 calculate_ssim (MATLAB ssim_index, Gaussian 11, sigma 1.5)"
+    reference: ClassVar[str] = ("BasicSR 1.4.2 calculate_ssim (MATLAB ssim_index, Gaussian 11, sigma 1.5); vqfr: TencentARC/VQFR "
+                                "metric_paper/calculate_psnr_ssim.py @239c77a; pyiqa: pyiqa 0.1.16 create_metric('ssim')")
     paper: ClassVar[str] = "Wang, Bovik, Sheikh, Simoncelli, IEEE TIP 2004"
+    version: ClassVar[str] = "2"  # v2: scipy.ndimage filters (bit-stable) instead of OpenCV's
+    variants: ClassVar[dict[str, str]] = {
+        **_Fidelity.variants,
+        "vqfr": "VQFR metric_paper/calculate_psnr_ssim.py: RGB after VQFR's per-channel mean/std correction (twice)",
+        "pyiqa": "pyiqa 0.1.16 create_metric('ssim'): Y of YIQ, relu'd contrast-structure map (ReF-LDM's SSIM)",
+    }
+    _script_variants: ClassVar[dict[str, str]] = {"vqfr": "bfrbench.metrics.fidelity_variants:ssim_vqfr",
+                                                  "pyiqa": "bfrbench.metrics.fidelity_variants:ssim_pyiqa"}
     _fn = staticmethod(ssim)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bfrbench.metrics._base import ImageItem, NoRefMetric, Shared
+from bfrbench.metrics._stable import NETWORK_DIGITS
 
 __all__ = ["MUSIQ", "MANIQA", "CLIPIQA"]
 
@@ -31,6 +32,7 @@ def _pyiqa_model(name: str, weight_path: str, device: str) -> Any:
 
 
 class _PyiqaNR(NoRefMetric):
+    stored_digits: ClassVar[int | dict[str, int] | None] = NETWORK_DIGITS  # network forward: not bit-stable
     pyiqa_name: ClassVar[str] = ""
     default_variant: ClassVar[str] = "pyiqa"
 
