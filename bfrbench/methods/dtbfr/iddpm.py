@@ -158,10 +158,10 @@ class ResBlock(nn.Module):
         else:
             self.h_upd = self.x_upd = nn.Identity()
         self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_ch, 2 * out_ch if scale_shift else out_ch))
-        self.out_layers = nn.Sequential(GroupNorm32(out_ch), nn.SiLU(), nn.Dropout(dropout),
-                                        nn.Conv2d(out_ch, out_ch, 3, padding=1))
-        nn.init.zeros_(self.out_layers[3].weight)  # official zero_module
-        nn.init.zeros_(self.out_layers[3].bias)
+        out_conv = nn.Conv2d(out_ch, out_ch, 3, padding=1)
+        nn.init.zeros_(out_conv.weight)  # official zero_module
+        nn.init.zeros_(out_conv.bias)
+        self.out_layers = nn.Sequential(GroupNorm32(out_ch), nn.SiLU(), nn.Dropout(dropout), out_conv)
         self.skip_connection: nn.Module = nn.Identity() if out_ch == ch else nn.Conv2d(ch, out_ch, 1)
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
@@ -190,7 +190,7 @@ class AttentionBlock(nn.Module):
         self.qkv = nn.Conv1d(ch, 3 * ch, 1)
         self.proj_out = nn.Conv1d(ch, ch, 1)
         nn.init.zeros_(self.proj_out.weight)
-        nn.init.zeros_(self.proj_out.bias)
+        nn.init.zeros_(self.proj_out.bias)  # type: ignore[arg-type]
 
     def attention(self, qkv: torch.Tensor) -> torch.Tensor:
         """(B, 3*H*C, T) -> (B, H*C, T). Legacy order: heads split first, then q/k/v within each head."""
@@ -278,7 +278,7 @@ class IDDPMUNet(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """x: (B, C, S, S) float; t: (B,) integer original timesteps. Returns (B, out_channels, S, S) in x's dtype."""
-        dtype = self.out[2].weight.dtype
+        dtype = next(self.parameters()).dtype
         emb = self.time_embed(timestep_embedding(t, self.cfg.model_channels).to(dtype))
         h = x.to(dtype)
         hs = []

@@ -45,7 +45,7 @@ def resize_matrix(in_len: int, scale: float) -> np.ndarray:
     """
     if in_len < 1 or scale <= 0:
         raise ConfigError(f"resize_matrix needs in_len >= 1 and scale > 0, got {in_len}, {scale}")
-    out_len = int(math.ceil(in_len * scale))
+    out_len = math.ceil(in_len * scale)
     if scale < 1:
         def kern(x: np.ndarray) -> np.ndarray:
             return scale * cubic(scale * x)
@@ -55,7 +55,7 @@ def resize_matrix(in_len: int, scale: float) -> np.ndarray:
     o = np.arange(1, out_len + 1, dtype=np.float64)
     centre = o / scale + 0.5 * (1 - 1 / scale)
     first = np.floor(centre - width / 2) - 1
-    taps = first[:, None] + np.arange(int(math.ceil(width)) + 2)[None, :]  # (out, K), 0-based
+    taps = first[:, None] + np.arange(math.ceil(width) + 2)[None, :]  # (out, K), 0-based
     w = kern(centre[:, None] - taps - 1)
     w = w / w.sum(axis=1, keepdims=True)
     mirror = np.concatenate([np.arange(in_len), np.arange(in_len - 1, -1, -1)])
