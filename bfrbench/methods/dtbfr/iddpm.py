@@ -160,7 +160,7 @@ class ResBlock(nn.Module):
         self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_ch, 2 * out_ch if scale_shift else out_ch))
         out_conv = nn.Conv2d(out_ch, out_ch, 3, padding=1)
         nn.init.zeros_(out_conv.weight)  # official zero_module
-        nn.init.zeros_(out_conv.bias)
+        nn.init.zeros_(out_conv.bias)  # type: ignore[arg-type]
         self.out_layers = nn.Sequential(GroupNorm32(out_ch), nn.SiLU(), nn.Dropout(dropout), out_conv)
         self.skip_connection: nn.Module = nn.Identity() if out_ch == ch else nn.Conv2d(ch, out_ch, 1)
 
