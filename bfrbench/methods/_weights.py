@@ -10,7 +10,8 @@ authors publishes a SHA-256. Where a digest is registered, its origin is stated 
 
 Entries with ``sha256=None`` record the digest of the first verified download (trust on first use; see
 :func:`bfrbench.weights.fetch`). CLR-Face (Suin & Chellappa) is not listed: no official checkpoint was
-found. DT-BFR releases no restorer checkpoint (it fine-tunes per target domain); its prior is listed.
+found. DT-BFR releases no fine-tuned restorer (it fine-tunes per target domain); its prior and its
+pre-trained SwinIR base (the fine-tuning start point) are listed.
 Licenses are those stated in each repository's README/LICENSE; most face-restoration weights are
 non-commercial.
 """
@@ -74,6 +75,15 @@ WEIGHTS: list[WeightFile] = [
         note="DT-BFR's misc/download_weights.sh fetches this file; no published SHA-256 (recorded on first "
              "download). DT-BFR releases no fine-tuned restorer (fine-tuning is per target domain); its "
              "CodeFormer variant starts from codeformer-v0.1.0"),
+    WeightFile(
+        name="dtbfr-swinir-gan-v1", filename="swinir_gan_v1.pth",
+        urls=(f"{_GH}/SamsungLabs/DT-BFR/releases/download/v1.0.0/swinir_gan_v1.pth",),
+        license="see SamsungLabs/DT-BFR LICENSE (research use)",
+        source="DT-BFR (Kuai et al., WACV 2025): the pre-trained SwinIR+GAN restorer (8x PixelUnshuffle front "
+               "end, nearest+conv tail) used as the base model and as the fine-tuning start point",
+        note="URL from DT-BFR's misc/download_weights.sh (commit ec3d4043e4d0c610fe7e345448cc1298e132b5dd); no "
+             "published SHA-256 (recorded on first download). A flat state dict; possibly with 'module.' "
+             "prefixes, which the loader strips like the official reload_model"),
     WeightFile(
         name="dtbfr-codeformer-vqgan-discriminator", filename="vqgan_discriminator.pth",
         urls=(f"{_GH}/sczhou/CodeFormer/releases/download/v0.1.0/vqgan_discriminator.pth",),
