@@ -36,7 +36,6 @@ def _run(shared, scenario: str, micro: int, leak: bool = True):
 
 @pytest.mark.parametrize("scenario,micro", [("A", 4), ("B", 2)])
 def test_training_step_matches_official(shared_fixtures, scenario, micro):
-    torch.set_num_threads(1)
     meta, t, G, D, res, logits, preds = _run(shared_fixtures, scenario, micro)
     # losses per micro-batch (tolerance 1e-6)
     want = meta["losses"][scenario]
@@ -75,7 +74,6 @@ def test_training_step_matches_official(shared_fixtures, scenario, micro):
 
 def test_d_gradient_leak_is_the_official_quirk(shared_fixtures):
     """Without the leak, B's D gradient moves by the fixture's diagnostic amount; G's gradient does not change."""
-    torch.set_num_threads(1)
     meta, t, G, D, _, _, _ = _run(shared_fixtures, "B", 2, leak=False)
     diffs = []
     for name, p in D.named_parameters():
