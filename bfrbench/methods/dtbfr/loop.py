@@ -303,7 +303,6 @@ def _loop(rank: int, world: int, root: Path, cfg: TrainConfig, data: TrainData, 
           show_progress: bool | None, stop_after: int | None,
           on_iteration: Callable[[int, dict[str, float]], None] | None) -> dict[str, Any]:
     from bfrbench.distributed import progress
-    from bfrbench.methods.dtbfr.checkpoint import save_checkpoint
     from bfrbench.methods.dtbfr.losses import build_lpips_vgg
     from bfrbench.methods.dtbfr.train import training_step
     from bfrbench.rng import item_seed
@@ -318,40 +317,36 @@ def _loop(rank: int, world: int, root: Path, cfg: TrainConfig, data: TrainData, 
     if bar is not None:
         bar.update(start)
     secs: list[float] = []
-    with ThreadPoolExecutor(cfg.io_threads) as pool:
-        for k in range(start + 1, cfg.iterations + 1):
-            t0 = time.perf_counter()
-            lq, gt, real = _iteration_batch(cfg, data, k, rank, world, pool, device)
-            gen.manual_seed(item_seed(cfg.seed, f"iter{k}", f"droppath:{rank}"))
-            lr = float(opt_g.param_groups[0]["lr"])
-            res = training_step(G, D, opt_g, opt_d, lq, gt, real, micro_batch=cfg.micro_batch,
-                                weights=cfg.loss_weights(), lpips_model=lp, d_grad_leak=cfg.d_grad_leak,
-                                autocast_dtype=amp, grad_hook=hook)
-            sched.step()
-            losses = _mean_over_ranks(res.mean(), world, device)
-            secs.append(time.perf_counter() - t0)
-            if k % cfg.save_every == 0 or k == cfg.iterations:
-                if rank == 0:
-                    save_checkpoint(root, k, G.state_dict(), D.state_dict(),
-                                    {"opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                                     "sched_g": sched.state_dict(),
-                                     "rng": {"scheme": "derived from (seed, iteration)", "seed": cfg.seed}},
-                                    cfg.keep_checkpoints)
-                _barrier(world)
-            if logs is not None:
-                logs.row({"iteration": k, "lr": lr, **losses, "seconds": secs[-1]})
-            if bar is not None:
-                bar.update(1)
-            if on_iteration is not None:
-                on_iteration(k, losses)
-            if stop_after is not None and k >= stop_after and k < cfg.iterations:
+    try:
+        with ThreadPoolExecutor(cfg.io_threads) as pool:
+            for k in range(start + 1, cfg.iterations + 1):
+                t0 = time.perf_counter()
+                lq, gt, real = _iteration_batch(cfg, data, k, rank, world, pool, device)
+                gen.manual_seed(item_seed(cfg.seed, f"iter{k}", f"droppath:{rank}"))
+                lr = float(opt_g.param_groups[0]["lr"])
+                res = training_step(G, D, opt_g, opt_d, lq, gt, real, micro_batch=cfg.micro_batch,
+                                    weights=cfg.loss_weights(), lpips_model=lp, d_grad_leak=cfg.d_grad_leak,
+                                    autocast_dtype=amp, grad_hook=hook)
+                sched.step()
+                losses = _mean_over_ranks(res.mean(), world, device)
+                secs.append(time.perf_counter() - t0)
+                if k % cfg.save_every == 0 or k == cfg.iterations:
+                    if rank == 0:
+                        _save(root, k, cfg, G, D, opt_g, opt_d, sched)
+                    _barrier(world)
                 if logs is not None:
-                    logs.close()
-                raise TrainingStopped(f"stopped after iteration {k} as requested; rerun to resume from {root}")
-    if logs is not None:
-        logs.close()
-    if bar is not None:
-        bar.close()
+                    logs.row({"iteration": k, "lr": lr, **losses, "seconds": secs[-1]})
+                if bar is not None:
+                    bar.update(1)
+                if on_iteration is not None:
+                    on_iteration(k, losses)
+                if stop_after is not None and stop_after <= k < cfg.iterations:
+                    raise TrainingStopped(f"stopped after iteration {k} as requested; rerun to resume from {root}")
+    finally:
+        if logs is not None:
+            logs.close()
+        if bar is not None:
+            bar.close()
     summary = {"iterations": cfg.iterations, "resumed_from": start,
                "checkpoint": (root / "latest.json").as_posix(),
                "seconds_per_iteration": float(np.median(secs)) if secs else None,
@@ -361,6 +356,15 @@ def _loop(rank: int, world: int, root: Path, cfg: TrainConfig, data: TrainData, 
 
         atomic_write_json(root / "train_summary.json", summary)
     return summary
+
+
+def _save(root: Path, k: int, cfg: TrainConfig, G: Any, D: Any, opt_g: Any, opt_d: Any, sched: Any) -> None:
+    from bfrbench.methods.dtbfr.checkpoint import save_checkpoint
+
+    save_checkpoint(root, k, G.state_dict(), D.state_dict(),
+                    {"opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "sched_g": sched.state_dict(),
+                     "rng": {"scheme": "derived from (seed, iteration)", "seed": cfg.seed}},
+                    cfg.keep_checkpoints)
 
 
 def _mean_over_ranks(losses: dict[str, float], world: int, device: torch.device) -> dict[str, float]:
