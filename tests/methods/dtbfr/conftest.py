@@ -46,3 +46,13 @@ def swinir_tiny(dtbfr_dir: Path) -> Any:
 
     cfg = SwinIRConfig.from_dict(read_json(dtbfr_dir, "swinir_tiny.json")["constructor_kwargs"])
     return load_swinir(dtbfr_dir / "swinir_tiny_weights.safetensors", cfg)
+
+
+@pytest.fixture(scope="session")
+def iddpm_tiny(dtbfr_dir: Path) -> Any:
+    """The fixture's tiny learned-sigma UNet through the strict loader (eval, float32)."""
+    from bfrbench.methods.dtbfr.iddpm import IDDPMConfig
+    from bfrbench.methods.dtbfr.loading import load_iddpm
+
+    cfg = IDDPMConfig.from_dict(read_json(dtbfr_dir, "iddpm_tiny.json")["constructor_kwargs"])
+    return load_iddpm(dtbfr_dir / "iddpm_tiny_weights.safetensors", cfg)
