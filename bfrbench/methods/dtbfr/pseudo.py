@@ -27,19 +27,24 @@ from one global generator seeded 20000; those numbers cannot be reproduced, so f
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
-from bfrbench.errors import ConfigError
+from bfrbench.errors import ArtifactError, BfrbenchError, ConfigError, MissingWeightsError
 from bfrbench.methods.dtbfr.diffusion import SpacedDiffusion, respaced_schedule
 from bfrbench.methods.dtbfr.resizer import LowPass
 
 __all__ = [
     "NoiseFn",
     "PseudoTargetConfig",
+    "PseudoTargetResult",
     "PseudoTargetSampler",
     "generate_pseudo_targets",
     "per_image_noise",
@@ -196,8 +201,348 @@ class PseudoTargetSampler(nn.Module):
         return (final * 0.5 + 0.5).clamp(0, 1)
 
 
-def generate_pseudo_targets(*args: object, **kwargs: object) -> object:
-    """Stage 2 over a folder or test set; see :func:`bfrbench.methods.dtbfr.pseudo_run.generate_pseudo_targets`."""
-    from bfrbench.methods.dtbfr.pseudo_run import generate_pseudo_targets as run
 
-    return run(*args, **kwargs)  # type: ignore[arg-type]
+
+# -- stage 2 over a folder or test set (resumable, sharded over dask) -----------------------------------------
+MANIFEST = "pseudo_targets.json"
+STATE_DIR = ".state"
+FORMAT_VERSION = 1
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class _ModelSpec:
+    """A weight file and the architecture it is loaded into (``config``: the dataclass's ``to_dict``)."""
+
+    kind: str  # "iddpm" | "swinir"
+    path: str
+    sha256: str
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Job:
+    out: str
+    cfg: dict[str, Any]
+    prior: _ModelSpec
+    restorer: _ModelSpec | None
+    device: str
+    dtype: str
+    run_key: str
+
+
+@dataclass(frozen=True)
+class _Batch:
+    job: _Job
+    ids: tuple[str, ...]
+    inputs: tuple[str, ...]  # the LQ (in-loop SwinIR) or the base output, per id
+    records: tuple[dict[str, Any], ...]  # per-id fields stored in the state record (seed, input hashes)
+    write: tuple[bool, ...]  # False: computed only to keep the batch composition fixed (already valid on disk)
+
+
+@dataclass
+class PseudoTargetResult:
+    """What :func:`generate_pseudo_targets` did: ids written or verified, failures, the manifest it wrote."""
+
+    out: Path
+    ok: list[str]
+    failed: list[dict[str, str]]
+    resumed: list[str]
+    manifest: dict[str, Any] = field(repr=False)
+
+
+_SAMPLERS: dict[str, PseudoTargetSampler] = {}
+
+
+def _load(spec: _ModelSpec, device: str, dtype: torch.dtype) -> nn.Module:
+    from bfrbench.methods.dtbfr.iddpm import IDDPMConfig
+    from bfrbench.methods.dtbfr.loading import load_iddpm, load_swinir
+    from bfrbench.methods.dtbfr.swinir import SwinIRConfig
+
+    if spec.kind == "iddpm":
+        return load_iddpm(spec.path, IDDPMConfig.from_dict(spec.config), device=device, dtype=dtype)
+    return load_swinir(spec.path, SwinIRConfig.from_dict(spec.config), device=device, dtype=dtype)
+
+
+def _get_sampler(job: _Job) -> tuple[PseudoTargetSampler, str]:
+    """The models of ``job``, built once per process (one live configuration at a time)."""
+    from bfrbench.methods.runner import _worker_device
+
+    device = _worker_device(job.device)
+    key = json.dumps([asdict(job.prior), asdict(job.restorer) if job.restorer else None, job.cfg, device,
+                      job.dtype], sort_keys=True)
+    if key not in _SAMPLERS:
+        _SAMPLERS.clear()
+        dtype = _DTYPES[job.dtype]
+        unet = _load(job.prior, device, dtype)
+        restorer = _load(job.restorer, device, dtype) if job.restorer else None
+        _SAMPLERS[key] = PseudoTargetSampler(unet, PseudoTargetConfig(**job.cfg), restorer).to(device)
+    return _SAMPLERS[key], device
+
+
+def _read_inputs(batch: _Batch, size: int) -> tuple[list[int], list[torch.Tensor], list[dict[str, str]]]:
+    """Decode each input as RGB uint8 -> float32 [0, 1] (the official ``imread`` / 255); bad ones are failures."""
+    from bfrbench.io import read_image
+
+    keep, imgs, failed = [], [], []
+    for i, path in enumerate(batch.inputs):
+        try:
+            arr = read_image(path)
+        except BfrbenchError as exc:
+            failed.append({"id": batch.ids[i], "reason": str(exc)})
+            continue
+        if arr.shape[:2] != (size, size):
+            failed.append({"id": batch.ids[i], "reason": f"{path}: image is {arr.shape[1]}x{arr.shape[0]}, the "
+                           f"prior needs {size}x{size} aligned faces"})
+            continue
+        keep.append(i)
+        imgs.append(torch.tensor(arr).permute(2, 0, 1).float() / 255.0)
+    return keep, imgs, failed
+
+
+def _run_batch(batch: _Batch) -> dict[str, Any]:
+    """Worker task: pseudo-targets for one batch, each PNG written atomically, then its state record."""
+    from bfrbench.io import atomic_write_json, sha256_bytes, write_png
+
+    job = batch.job
+    sampler, device = _get_sampler(job)
+    keep, imgs, failed = _read_inputs(batch, sampler.cfg.image_size)
+    done: dict[str, dict[str, Any]] = {}
+    if keep:
+        t0 = time.perf_counter()
+        gens = [torch.Generator().manual_seed(int(batch.records[i]["seed"])) for i in keep]
+        out = sampler(torch.stack(imgs).to(device), per_image_noise(gens, device), restore=job.restorer is not None)
+        u8 = to_uint8(out).numpy()
+        seconds = (time.perf_counter() - t0) / len(keep)
+        for j, i in enumerate(keep):
+            item = batch.ids[i]
+            if not batch.write[i]:
+                continue
+            data = write_png(Path(job.out) / f"{item}.png", u8[j])
+            rec = {"id": item, "sha256": sha256_bytes(data), "run_key": job.run_key, "seconds": round(seconds, 6),
+                   **batch.records[i]}
+            atomic_write_json(Path(job.out) / STATE_DIR / f"{item}.json", rec)
+            done[item] = rec
+    return {"done": done, "failed": failed}
+
+
+def _finished(out: Path, item: str, run_key: str, record: dict[str, Any]) -> dict[str, Any] | None:
+    """The state record of a valid existing output (same run, same input hashes, PNG hash matches), else None."""
+    from bfrbench.io import sha256_file
+
+    png, state = out / f"{item}.png", out / STATE_DIR / f"{item}.json"
+    if not (png.is_file() and state.is_file()):
+        return None
+    try:
+        rec = json.loads(state.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if rec.get("run_key") != run_key:
+        raise ArtifactError(f"{out}: {item}.png was made with different pseudo-target settings (config, seed, "
+                            "weights or dtype); write to a new output folder or delete it")
+    if any(rec.get(k) != v for k, v in record.items()) or rec.get("sha256") != sha256_file(png):
+        return None
+    return dict(rec)
+
+
+def _weights_path(name_or_path: str | Path, what: str) -> Path:
+    """A registry name (resolved, checksum-verified) or an existing file."""
+    from bfrbench.weights import all_weights, resolve
+
+    s = str(name_or_path)
+    if s in all_weights():
+        return resolve(s)
+    p = Path(s).expanduser()
+    if not p.is_file():
+        raise MissingWeightsError(f"{what} weights {s!r}: not a registered weight name and no such file")
+    return p
+
+
+def _dtype_name(dtype: str | torch.dtype) -> str:
+    for name, dt in _DTYPES.items():
+        if dtype in (name, dt):
+            return name
+    raise ConfigError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+
+
+def _plan(lq_source: Path, base_dir: Path | None, seed: int) -> tuple[list[dict[str, Any]], str | None]:
+    """Rows ``{id, input, record}`` sorted by id (input = base PNG, or the LQ for the in-loop SwinIR)."""
+    from bfrbench.io import sha256_file
+    from bfrbench.methods.runner import _read_manifest
+    from bfrbench.rng import item_seed
+
+    if not lq_source.exists():
+        raise ConfigError(f"LQ source {lq_source} does not exist (a folder of faces or a bfrbench test set)")
+    rows, manifest_sha = _read_manifest(lq_source, unaligned=not (lq_source / "manifest.parquet").is_file())
+    if not rows:
+        raise ConfigError(f"{lq_source}: no images found")
+    plan = []
+    for r in rows:
+        lq = Path(r["_lq"])
+        rec: dict[str, Any] = {"seed": item_seed(seed, r["id"], NOISE_STREAM),
+                               "lq_sha256": sha256_file(lq) if lq.is_file() else None, "base_sha256": None}
+        src = lq
+        if base_dir is not None:
+            src = base_dir / f"{r['id']}.png"
+            rec["base_sha256"] = sha256_file(src) if src.is_file() else None
+        plan.append({"id": r["id"], "input": str(src), "record": rec})
+    return plan, manifest_sha
+
+
+def _specs(prior: str | Path, prior_config: Any, restorer: str | Path | None, restorer_config: Any
+           ) -> tuple[_ModelSpec, _ModelSpec | None]:
+    from bfrbench.io import sha256_file
+    from bfrbench.methods.dtbfr.iddpm import IDDPMConfig
+    from bfrbench.methods.dtbfr.swinir import SwinIRConfig
+
+    p = _weights_path(prior, "prior")
+    spec = _ModelSpec("iddpm", str(p), sha256_file(p), (prior_config or IDDPMConfig()).to_dict())
+    rspec = None
+    if restorer is not None:
+        rp = _weights_path(restorer, "restorer")
+        rspec = _ModelSpec("swinir", str(rp), sha256_file(rp), (restorer_config or SwinIRConfig()).to_dict())
+    return spec, rspec
+
+
+def _batches(job: _Job, rows: list[dict[str, Any]], todo: set[str], batch_size: int) -> list[_Batch]:
+    """Fixed partition of all present ids (sorted) into batches; only batches holding a to-do id run.
+
+    The partition does not depend on what is already done, so a resumed image is computed in the same batch as
+    in the first run and comes out with the same bytes (batched float sums are not batch-invariant).
+    """
+    out = []
+    for i in range(0, len(rows), batch_size):
+        chunk = rows[i:i + batch_size]
+        if any(r["id"] in todo for r in chunk):
+            out.append(_Batch(job=job, ids=tuple(r["id"] for r in chunk), inputs=tuple(r["input"] for r in chunk),
+                              records=tuple(r["record"] for r in chunk),
+                              write=tuple(r["id"] in todo for r in chunk)))
+    return out
+
+
+def generate_pseudo_targets(
+    lq_dir_or_testset: str | Path,
+    base_dir: str | Path | None,
+    out_dir: str | Path,
+    *,
+    prior: str | Path = "dtbfr-diffusion-prior",
+    prior_config: Any = None,
+    restorer: str | Path | None = None,
+    restorer_config: Any = None,
+    config: PseudoTargetConfig | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    dtype: str | torch.dtype = "float32",
+    batch_size: int = 1,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    show_progress: bool | None = None,
+) -> PseudoTargetResult:
+    """DT-BFR stage 2: one pseudo-target PNG per image in ``out_dir``, resumable, seeded per image, on dask.
+
+    Args:
+        lq_dir_or_testset: the unlabeled degraded faces: a bfrbench test set (ids from its manifest) or a folder
+            (ids = relative paths without suffix, ``/`` -> ``__``, as ``bfrbench restore --unaligned``).
+        base_dir: stage-1 outputs ``<id>.png`` of any restorer (the official "already restored" path, e.g.
+            CodeFormer with ``down_N=8``); or None to run the SwinIR ``restorer`` on the LQ in-process (the
+            official SwinIR path, no rounding between restorer and prior; ``down_N=16``).
+        out_dir: receives ``<id>.png`` (uint8 RGB), ``.state/<id>.json`` and ``pseudo_targets.json``.
+        prior: iDDPM weights, a registry name (``dtbfr-diffusion-prior``) or a file; ``prior_config`` its
+            :class:`~bfrbench.methods.dtbfr.iddpm.IDDPMConfig` (default: the FFHQ-512 model).
+        restorer: SwinIR weights (e.g. ``dtbfr-swinir-gan-v1``) when ``base_dir`` is None; ``restorer_config`` its
+            :class:`~bfrbench.methods.dtbfr.swinir.SwinIRConfig`.
+        config: loop hyper-parameters (steps/start/reg_end/down_N/image_size); default the official SwinIR run.
+        seed: run seed; image ``id`` draws from ``item_seed(seed, id, "dtbfr-pseudo")``.
+        device: ``cpu``, ``cuda`` (dask worker i uses ``cuda:(i mod GPU count)``) or ``cuda:N``.
+        dtype: weights/compute dtype of the networks (``float32``, ``float16``, ``bfloat16``); the diffusion
+            arithmetic stays float32.
+        batch_size: images per network call. Batches are a fixed partition of the sorted ids, so for a given
+            batch_size the bytes are the same whatever the worker count and after a resume; another batch_size
+            re-associates float sums (~1e-6 in the final float image), which can move a few uint8 values by 1.
+        workers, scheduler: in-process (None/1), a local dask cluster of N processes, or an existing scheduler.
+
+    Returns:
+        :class:`PseudoTargetResult`. Per-image problems (unreadable or missing input, wrong size) are failures in it
+        and in the manifest; the other images go on.
+
+    Raises:
+        ConfigError: bad arguments. ArtifactError: ``out_dir`` holds outputs of different settings.
+        MissingWeightsError / ChecksumError: weights.
+    """
+    from bfrbench.distributed import TaskFailure, run_tasks
+    from bfrbench.io import atomic_write_json, sha256_json
+
+    cfg = config or PseudoTargetConfig()
+    if (base_dir is None) == (restorer is None):
+        raise ConfigError("pass exactly one of base_dir (stage-1 outputs, already restored) and restorer (SwinIR "
+                          "weights run on the LQ, the official SwinIR path)")
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    dt = _dtype_name(dtype)
+    out = Path(out_dir)
+    spec, rspec = _specs(prior, prior_config, restorer, restorer_config)
+    run_key = sha256_json({"format_version": FORMAT_VERSION, "config": cfg.to_dict(), "seed": int(seed),
+                           "prior": [spec.sha256, spec.config], "dtype": dt,
+                           "restorer": [rspec.sha256, rspec.config] if rspec else None})
+    plan, manifest_sha = _plan(Path(lq_dir_or_testset), None if base_dir is None else Path(base_dir), seed)
+    job = _Job(out=str(out), cfg=cfg.to_dict(), prior=spec, restorer=rspec, device=device, dtype=dt,
+               run_key=run_key)
+    records: dict[str, dict[str, Any]] = {}
+    failures: list[dict[str, str]] = []
+    resumed, present, todo = [], [], set()
+    for row in plan:
+        missing = "base_sha256" if base_dir is not None else "lq_sha256"
+        if row["record"][missing] is None:
+            failures.append({"id": row["id"], "reason": f"{row['input']}: input image not found"})
+            continue
+        present.append(row)
+        rec = _finished(out, row["id"], run_key, row["record"])
+        if rec is not None:
+            records[row["id"]] = rec
+            resumed.append(row["id"])
+        else:
+            todo.add(row["id"])
+    out.mkdir(parents=True, exist_ok=True)
+    batches = _batches(job, present, todo, batch_size)
+    t0 = time.perf_counter()
+    for res in run_tasks(_run_batch, batches, workers=workers or 1, scheduler=scheduler,
+                         desc="dtbfr pseudo-targets", show_progress=show_progress):
+        if isinstance(res, TaskFailure):
+            failures.extend({"id": i, "reason": res.error} for i in res.task.ids)
+            continue
+        records.update(res["done"])
+        failures.extend(res["failed"])
+    manifest = _manifest(job, records, failures, resumed, manifest_sha, lq_dir_or_testset, base_dir, seed,
+                         batch_size, time.perf_counter() - t0, len(todo))
+    atomic_write_json(out / MANIFEST, manifest)
+    failures.sort(key=lambda f: f["id"])
+    return PseudoTargetResult(out=out, ok=sorted(records), failed=failures, resumed=sorted(resumed),
+                              manifest=manifest)
+
+
+def _manifest(job: _Job, records: dict[str, dict[str, Any]], failures: list[dict[str, str]], resumed: list[str],
+              manifest_sha: str | None, lq: str | Path, base: str | Path | None, seed: int, batch_size: int,
+              seconds: float, n_todo: int) -> dict[str, Any]:
+    """``pseudo_targets.json``: provenance, per-image records (seed, input and output hashes), failures."""
+    from bfrbench.provenance import environment
+
+    def model(spec: _ModelSpec | None) -> dict[str, Any] | None:
+        return None if spec is None else {"path": spec.path, "sha256": spec.sha256, "config": spec.config}
+
+    return {
+        "kind": "dtbfr-pseudo-targets", "format_version": FORMAT_VERSION, "run_key": job.run_key,
+        "source": {"repo": "SamsungLabs/DT-BFR", "commit": "ec3d4043e4d0c610fe7e345448cc1298e132b5dd",
+                   "files": ["generate_pseudo_targets.py", "sampler.py", "models/gaussian_diffusion.py",
+                             "resizer.py"]},
+        "config": job.cfg, "seed": int(seed), "dtype": job.dtype, "device": job.device, "batch_size": batch_size,
+        "noise": {"stream": NOISE_STREAM, "rule": "per image: torch.Generator().manual_seed(record seed), "
+                  "float32 randn on CPU in the official draw order"},
+        "prior": model(job.prior), "restorer": model(job.restorer),
+        "inputs": {"lq": str(lq), "lq_manifest_sha256": manifest_sha, "base": None if base is None else str(base)},
+        "images": {k: {f: v for f, v in records[k].items() if f != "run_key"} for k in sorted(records)},
+        "failures": sorted(failures, key=lambda f: f["id"]),
+        "counts": {"ok": len(records), "failed": len(failures), "resumed": len(resumed), "computed": n_todo},
+        "timings": {"total_seconds": round(seconds, 3),
+                    "seconds_per_image": round(seconds / n_todo, 4) if n_todo else None},
+        "environment": environment(),
+    }
