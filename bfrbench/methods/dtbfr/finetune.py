@@ -3,8 +3,9 @@
 DT-BFR (Kuai et al., WACV 2025; SamsungLabs/DT-BFR commit ec3d4043e4d0c610fe7e345448cc1298e132b5dd,
 ``scripts/swinir_gan_finetune_entire.sh``) improves a restorer on a folder of unlabeled degraded faces:
 
-1. **base**: any registered method restores the LQ faces through the restore runner (``--base swinir`` is the
-   SwinIR being fine-tuned, i.e. the ``dtbfr`` method with the starting weights);
+1. **base**: ``--base METHOD``: any registered method restores the LQ faces through the restore runner (the
+   official "general" path, e.g. CodeFormer outputs); ``--base swinir`` (default): the SwinIR being fine-tuned runs
+   inside stage 2 on the LQ, with no rounding between it and the prior (the official SwinIR path);
 2. **pseudo**: the diffusion prior turns each base output into a pseudo-target that keeps the LQ's low
    frequencies (:func:`bfrbench.methods.dtbfr.pseudo.generate_pseudo_targets`, sharded over dask workers);
 3. **train**: SwinIR is fine-tuned on (LQ, pseudo-target) pairs with L1 + LPIPS + GAN
@@ -125,6 +126,7 @@ def finetune(
     iddpm_weights: str | None = None,
     iddpm_config: str | None = None,
     down_n: int | None = None,
+    pseudo_options: Mapping[str, Any] | None = None,
     lpips_backbone: str | None = None,
     train_options: Mapping[str, Any] | None = None,
     show_progress: bool | None = None,
@@ -151,6 +153,8 @@ def finetune(
         swinir_config: its architecture (``gan-v1``, ``tiny`` or a JSON file).
         iddpm_weights, iddpm_config: the diffusion prior (None: ``dtbfr-diffusion-prior``, ffhq512 config).
         down_n: low-pass factor N (None: 16 for the SwinIR base, 8 for an already restored base; official).
+        pseudo_options: further :class:`~bfrbench.methods.dtbfr.pseudo.PseudoTargetConfig` fields (``steps``,
+            ``start``, ``reg_end``, ``image_size``; official 250, 150, 90, 512).
         lpips_backbone: torchvision VGG16 file or registry name (None: ``torchvision-vgg16``).
         train_options: further :class:`TrainConfig` fields (``train_size``, ``save_every``, ``disc_num_feat``,
             ``lr``, ...).
@@ -178,8 +182,10 @@ def finetune(
     real_hashes = {i: sha256_file(p) for i, p in sorted(real_files.items())} if real_files else None
     init_path, init_sha = _file_sha(swinir_weights, DEFAULT_WEIGHTS)
     n = down_n if down_n is not None else (16 if base == "swinir" else 8)
+    pcfg = _pseudo_config(n, pseudo_options)
+    prior_cfg = _iddpm_config_from(iddpm_config)
     config = {"base": base, "base_options": _options_record(base_options), "seed": int(seed), "dtype": dtype,
-              "down_n": n, "swinir_config": g_cfg.to_dict(), "iddpm_config": iddpm_config,
+              "pseudo": pcfg.to_dict(), "swinir_config": g_cfg.to_dict(), "iddpm_config": prior_cfg.to_dict(),
               "train": tcfg.to_dict(), "train_devices": list(train_devices or [device])}
     weights = {"swinir_init": init_sha, **_prior_hashes(iddpm_weights),
                "lpips_backbone": _file_sha(lpips_backbone, None)[1] if tcfg.lpips else None}
@@ -198,10 +204,15 @@ def finetune(
         stages[name] = summary
         atomic_write_json(run / RECORD, {**record, "stages": stages, "environment": environment()})
 
-    save("base", _stage_base(run, base, base_options, lq_files, lq_hashes, init_path, seed, device, dtype,
-                             infer_batch_size, workers, scheduler, show_progress))
-    save("pseudo", _stage_pseudo(run, base, lq_files, n, seed, device, dtype, infer_batch_size, workers,
-                                 scheduler, iddpm_weights, iddpm_config, show_progress))
+    testset = _write_lq_testset(run, lq_files, lq_hashes)
+    if base == "swinir":
+        save("base", {"method": "swinir", "where": "inside stage 2 (official SwinIR path, no rounding)",
+                      "weights_sha256": init_sha})
+    else:
+        save("base", _stage_base(run, testset, base, base_options, seed, device, dtype, infer_batch_size, workers,
+                                 scheduler, show_progress))
+    save("pseudo", _stage_pseudo(run, testset, base, init_path, g_cfg, pcfg, prior_cfg, iddpm_weights, seed, device,
+                                 dtype, infer_batch_size, workers, scheduler, show_progress))
     pairs = _pairs(run, lq_files)
     from bfrbench.methods.dtbfr.loop import TrainData, train
 
@@ -226,34 +237,70 @@ def _prior_hashes(iddpm_weights: str | None) -> dict[str, str | None]:
     return {"iddpm": sha}
 
 
-def _stage_base(run: Path, base: str, base_options: Any, lq_files: Mapping[str, Path], lq_hashes: Mapping[str, str],
-                init_path: str | None, seed: int, device: str, dtype: str, batch_size: int | None, workers: int,
-                scheduler: str | None, show_progress: bool | None) -> dict[str, Any]:
-    """Stage 1: base outputs ``RUN/base/<id>.png`` through the restore runner (resumable per image)."""
+def _stage_base(run: Path, testset: Path, base: str, base_options: Any, seed: int, device: str, dtype: str,
+                batch_size: int | None, workers: int, scheduler: str | None,
+                show_progress: bool | None) -> dict[str, Any]:
+    """Stage 1 (``--base METHOD``): base outputs ``RUN/base/<id>.png`` through the restore runner (resumable)."""
     from bfrbench.methods.runner import restore
 
-    testset = _write_lq_testset(run, lq_files, lq_hashes)
-    method, options = base, base_options
-    if base == "swinir":
-        method, options = "dtbfr", {"weights": init_path, "config": str(run / "config" / "swinir.json")}
-    summary = restore(method, testset, run / "base", device=device, dtype=dtype, batch_size=batch_size, seed=seed,
-                      workers=workers, scheduler=scheduler, options=options, show_progress=show_progress)
-    return {"method": method, "counts": summary["counts"], "failures": summary["failures"],
+    summary = restore(base, testset, run / "base", device=device, dtype=dtype, batch_size=batch_size, seed=seed,
+                      workers=workers, scheduler=scheduler, options=base_options, show_progress=show_progress)
+    return {"method": base, "counts": summary["counts"], "failures": summary["failures"],
             "weights": summary["weights"], "run_key": summary["run_key"],
             "seconds": summary["timings"]["total_seconds"]}
 
 
-def _stage_pseudo(run: Path, base: str, lq_files: Mapping[str, Path], down_n: int, seed: int, device: str,
-                  dtype: str, batch_size: int | None, workers: int, scheduler: str | None, iddpm_weights: str | None,
-                  iddpm_config: str | None, show_progress: bool | None) -> dict[str, Any]:
-    """Stage 2: pseudo-targets ``RUN/targets/<id>.png`` from the base outputs (dtbfr-models' generator)."""
+def _stage_pseudo(run: Path, testset: Path, base: str, init_path: str | None, g_cfg: Any, pcfg: Any, prior_cfg: Any,
+                  iddpm_weights: str | None, seed: int, device: str, dtype: str, batch_size: int | None,
+                  workers: int, scheduler: str | None, show_progress: bool | None) -> dict[str, Any]:
+    """Stage 2: pseudo-targets ``RUN/targets/<id>.png`` (dtbfr-models' :func:`generate_pseudo_targets`)."""
     from bfrbench.methods.dtbfr.pseudo import generate_pseudo_targets
 
-    summary: Any = generate_pseudo_targets(
-        run / "base", run / "targets", down_n=down_n, seed=seed, device=device, dtype=dtype,
-        batch_size=batch_size, workers=workers, scheduler=scheduler, iddpm_weights=iddpm_weights,
-        iddpm_config=iddpm_config, show_progress=show_progress)
-    return dict(summary) if isinstance(summary, Mapping) else {"result": str(summary)}
+    swinir_base = base == "swinir"
+    res = generate_pseudo_targets(
+        testset, None if swinir_base else run / "base", run / "targets",
+        prior=iddpm_weights or "dtbfr-diffusion-prior", prior_config=prior_cfg,
+        restorer=init_path if swinir_base else None, restorer_config=g_cfg if swinir_base else None,
+        config=pcfg, seed=seed, device=device, dtype=_TORCH_DTYPE_NAMES[dtype], batch_size=batch_size or 1,
+        workers=workers, scheduler=scheduler, show_progress=show_progress)
+    m = res.manifest
+    return {"counts": m["counts"], "failures": list(res.failed), "run_key": m["run_key"], "timings": m["timings"],
+            "manifest": "targets/pseudo_targets.json"}
+
+
+_TORCH_DTYPE_NAMES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+
+def _pseudo_config(down_n: int, options: Mapping[str, Any] | None) -> Any:
+    from bfrbench.methods.dtbfr.pseudo import PseudoTargetConfig
+
+    opts = dict(options or {})
+    if "down_N" in opts:
+        raise ConfigError("give the low-pass factor as down_n, not in pseudo_options")
+    try:
+        return PseudoTargetConfig(**{"down_N": down_n, **opts})
+    except TypeError as exc:
+        raise ConfigError(f"pseudo_options: {exc}") from exc
+
+
+def _iddpm_config_from(value: str | Mapping[str, Any] | None) -> Any:
+    """An IDDPMConfig from a preset (``ffhq512``, ``tiny``), a JSON file of constructor arguments or a dict."""
+    import json
+
+    from bfrbench.methods.dtbfr.iddpm import IDDPMConfig, iddpm_config
+
+    if value is None or value in ("ffhq512", "tiny"):
+        return iddpm_config(value or "ffhq512")  # type: ignore[arg-type]
+    if isinstance(value, Mapping):
+        return IDDPMConfig.from_dict(dict(value))
+    p = Path(value)
+    if not p.is_file():
+        raise ConfigError(f"iDDPM config {value!r}: not 'ffhq512', 'tiny' or an existing JSON file")
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ConfigError(f"{p}: not valid JSON ({exc})") from exc
+    return IDDPMConfig.from_dict(d.get("iddpm", d) if isinstance(d.get("iddpm"), dict) else d)
 
 
 def _pairs(run: Path, lq_files: Mapping[str, Path]) -> tuple[tuple[str, str, str], ...]:
