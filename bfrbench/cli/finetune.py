@@ -49,6 +49,8 @@ def register(subparsers: Any) -> None:
     d.add_argument("--iddpm-weights", default=None, help="diffusion prior (file or registry name)")
     d.add_argument("--iddpm-config", default=None, help="prior architecture (preset or JSON file)")
     d.add_argument("--down-n", type=int, default=None, help="low-pass factor N (default 16 swinir base, else 8)")
+    d.add_argument("--pseudo-option", action="append", default=[], metavar="KEY=INT",
+                   help="pseudo-target loop setting: steps (250), start (150), reg_end (90), image_size (512)")
     d.add_argument("--lpips-backbone", default=None, help="torchvision VGG16 file or registry name")
     d.add_argument("--lr", type=float, default=2e-5)
     d.add_argument("--lr-min", type=float, default=5e-6)
@@ -61,10 +63,17 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bfrbench.cli import print_json
+    from bfrbench.errors import ConfigError
     from bfrbench.methods.dtbfr.finetune import finetune
 
     train_options = {"lr": args.lr, "lr_min": args.lr_min, "disc_num_feat": args.disc_feat,
                      "train_size": args.train_size, "save_every": args.save_every, "train_dtype": args.train_dtype}
+    pseudo = {}
+    for item in args.pseudo_option:
+        key, sep, value = item.partition("=")
+        if not sep or key not in ("steps", "start", "reg_end", "image_size") or not value.strip().isdigit():
+            raise ConfigError(f"--pseudo-option {item!r}: expected steps|start|reg_end|image_size=INTEGER")
+        pseudo[key] = int(value)
     devices = [s.strip() for s in args.train_devices.split(",") if s.strip()] if args.train_devices else None
     rec = finetune(args.lq, args.out, base=args.base, base_options=args.base_option or None, hq_real=args.hq_real,
                    iters=args.iters, seed=args.seed, device=args.device, dtype=args.dtype,
@@ -72,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
                    workers=args.workers, scheduler=args.scheduler, train_devices=devices,
                    swinir_weights=args.swinir_weights, swinir_config=args.swinir_config,
                    iddpm_weights=args.iddpm_weights, iddpm_config=args.iddpm_config, down_n=args.down_n,
-                   lpips_backbone=args.lpips_backbone, train_options=train_options)
+                   pseudo_options=pseudo or None, lpips_backbone=args.lpips_backbone, train_options=train_options)
     failures = list(rec["stages"]["base"].get("failures") or []) + list(rec["stages"]["pseudo"].get("failures") or [])
     if args.json:
         print_json(rec)

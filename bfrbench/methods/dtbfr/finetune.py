@@ -168,6 +168,7 @@ def finetune(
         ConfigError, ArtifactError: bad arguments or inputs, or RUN made with other settings.
     """
     from bfrbench.io import atomic_write_json, sha256_file, sha256_json
+    from bfrbench.metrics.lpips import BACKBONE_WEIGHTS
     from bfrbench.provenance import environment
 
     t0 = time.perf_counter()
@@ -188,7 +189,7 @@ def finetune(
               "pseudo": pcfg.to_dict(), "swinir_config": g_cfg.to_dict(), "iddpm_config": prior_cfg.to_dict(),
               "train": tcfg.to_dict(), "train_devices": list(train_devices or [device])}
     weights = {"swinir_init": init_sha, **_prior_hashes(iddpm_weights),
-               "lpips_backbone": _file_sha(lpips_backbone, None)[1] if tcfg.lpips else None}
+               "lpips_backbone": _file_sha(lpips_backbone, BACKBONE_WEIGHTS["vgg"])[1] if tcfg.lpips else None}
     key = sha256_json({"config": config, "lq": lq_hashes, "hq_real": real_hashes, "weights": weights})
     run.mkdir(parents=True, exist_ok=True)
     stages = _check_record(run, key)
@@ -327,7 +328,8 @@ def _stage_register(run: Path, g_config: dict[str, Any], key: str, base: str) ->
 
     g_state = load_file(str(run / "train" / pointer["dir"] / "G.safetensors"))
     digest = tensors_to_safetensors(g_state, run / "model" / "swinir.safetensors",
-                                    metadata={"format": "pt", "source": "bfrbench finetune dtbfr"})
+                                    metadata={"source": "bfrbench finetune dtbfr"})  # one key: safetensors orders
+    # metadata keys arbitrarily, so with one key the file bytes depend only on the weights
     rec = {"kind": "dtbfr-model", "format_version": 1, "weights": "model/swinir.safetensors",
            "weights_sha256": digest, "swinir_config": g_config, "iterations": pointer["iteration"],
            "base": base, "finetune_key": key}
