@@ -91,7 +91,8 @@ class UNetDiscriminatorSN(nn.Module):
             d = d + e0
         d = self._act(self.conv7(d))
         d = self._act(self.conv8(d))
-        return self.conv9(d)
+        logits: torch.Tensor = self.conv9(d)
+        return logits
 
 
 def load_discriminator_state(net: UNetDiscriminatorSN, state: Mapping[str, torch.Tensor], source: str) -> None:

@@ -39,18 +39,14 @@ DEFAULT_SEED = 10000  # train.py's --seed default (official)
 def _file_sha(value: str | None, default: str | None) -> tuple[str | None, str | None]:
     """(resolved path or None, SHA-256 or None) of a weights file or registry name (None -> ``default``)."""
     from bfrbench import weights as W
-    from bfrbench.errors import BfrbenchError
     from bfrbench.io import sha256_file
 
     name = value if value is not None else default
     if name is None:
         return None, None
-    try:
-        if name in W.all_weights():
-            path = W.resolve(name)
-            return str(path), W.expected_sha256(name) or sha256_file(path)
-    except BfrbenchError:
-        raise
+    if name in W.all_weights():
+        path = W.resolve(name)  # MissingWeightsError says how to fetch it
+        return str(path), W.expected_sha256(name) or sha256_file(path)
     p = Path(name)
     if not p.is_file():
         raise ConfigError(f"weights file {name!r} not found (and not a weights-registry name)")
@@ -291,7 +287,7 @@ def _iddpm_config_from(value: str | Mapping[str, Any] | None) -> Any:
     from bfrbench.methods.dtbfr.iddpm import IDDPMConfig, iddpm_config
 
     if value is None or value in ("ffhq512", "tiny"):
-        return iddpm_config(value or "ffhq512")  # type: ignore[arg-type]
+        return iddpm_config(value or "ffhq512")
     if isinstance(value, Mapping):
         return IDDPMConfig.from_dict(dict(value))
     p = Path(value)

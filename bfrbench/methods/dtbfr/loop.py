@@ -375,7 +375,7 @@ def _mean_over_ranks(losses: dict[str, float], world: int, device: torch.device)
     keys = sorted(losses)
     t = torch.tensor([losses[k] for k in keys], dtype=torch.float64, device=device)
     dist.all_reduce(t)
-    return {k: float(v) / world for k, v in zip(keys, t.tolist())}
+    return {k: float(v) / world for k, v in zip(keys, t.tolist(), strict=True)}
 
 
 def _barrier(world: int) -> None:

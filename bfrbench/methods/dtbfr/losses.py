@@ -58,7 +58,8 @@ def pixel_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def lpips_sum(model: Any, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Sum over the batch of LPIPS distances, inputs in [0, 1] (``normalize=True``). Returns a scalar."""
-    return model(pred, target, normalize=True).sum()
+    dist: torch.Tensor = model(pred, target, normalize=True)  # (B, 1, 1, 1)
+    return dist.sum()
 
 
 def gan_bce(logits: torch.Tensor, real: bool) -> torch.Tensor:

@@ -169,7 +169,8 @@ class DTBFR(Restorer):
     def restore(self, lq: np.ndarray, *, refs: Sequence[Sequence[np.ndarray]] | None = None,
                 seeds: Sequence[int] | None = None, context: Sequence[dict[str, Any]] | None = None) -> np.ndarray:
         """(B, 512, 512, 3) uint8 LQ faces -> (B, 512, 512, 3) uint8 restored, in chunks of ``batch_size``."""
-        if not isinstance(lq, np.ndarray) or lq.dtype != np.uint8 or lq.ndim != 4 or lq.shape[1:] != (FACE_SIZE, FACE_SIZE, 3):
+        shape = (FACE_SIZE, FACE_SIZE, 3)
+        if not isinstance(lq, np.ndarray) or lq.dtype != np.uint8 or lq.ndim != 4 or lq.shape[1:] != shape:
             got = f"{lq.dtype} {lq.shape}" if isinstance(lq, np.ndarray) else type(lq).__name__
             raise MethodError(f"dtbfr: lq must be (B, {FACE_SIZE}, {FACE_SIZE}, 3) uint8, got {got}")
         return np.concatenate([self.restore_chunk(lq[s:s + self.batch_size])
@@ -190,7 +191,7 @@ class DTBFR(Restorer):
         amp = torch.autocast(dev.type, dtype=dt) if dt != torch.float32 else contextlib.nullcontext()
         with torch.inference_mode(), amp:
             y = m(x.to(device=dev, dtype=dt)).float().clamp_(0.0, 1.0)
-        out = (y * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        out: np.ndarray = (y * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         if self.size is not None:
             out = np.stack([cv2.resize(o, (lq.shape[2], lq.shape[1]), interpolation=cv2.INTER_CUBIC) for o in out])
         return out

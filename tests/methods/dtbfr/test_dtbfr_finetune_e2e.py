@@ -66,10 +66,10 @@ def setup(tmp_path_factory):
         torch.manual_seed(2)
         unet = IDDPMUNet(iddpm_config("tiny"))
     save_file({k: v.contiguous() for k, v in unet.state_dict().items()}, str(root / "prior.safetensors"))
-    kw = dict(base="swinir", hq_real=str(real64), iters=4, seed=7, batch_size=2, micro_batch=1,
-              swinir_weights=str(root / "g0.safetensors"), swinir_config=str(root / "swinir_tiny.json"), infer_batch_size=4,
-              iddpm_weights=str(root / "prior.safetensors"), iddpm_config="tiny", down_n=8, pseudo_options=PSEUDO,
-              train_options=TRAIN, show_progress=False)
+    kw = {"base": "swinir", "hq_real": str(real64), "iters": 4, "seed": 7, "batch_size": 2, "micro_batch": 1,
+          "swinir_weights": str(root / "g0.safetensors"), "swinir_config": str(root / "swinir_tiny.json"),
+          "infer_batch_size": 4, "iddpm_weights": str(root / "prior.safetensors"), "iddpm_config": "tiny",
+          "down_n": 8, "pseudo_options": PSEUDO, "train_options": TRAIN, "show_progress": False}
     return root, kw
 
 
@@ -126,7 +126,8 @@ testsets:
   - {{name: gfpgan, preset: gfpgan, seed: 11, limit: 3}}
 metrics: [psnr:rgb]
 methods:
-  - {{name: dtbfr, label: before, options: {{weights: {root / 'g0.safetensors'}, config: {root / 'swinir_tiny.json'}, size: 64}}}}
+  - {{name: dtbfr, label: before,
+     options: {{weights: {root / 'g0.safetensors'}, config: {root / 'swinir_tiny.json'}, size: 64}}}}
   - {{name: dtbfr, label: after, options: {{run: {root / 'run_full'}, size: 64}}}}
 statistics: {{bootstrap_resamples: 200, seed: 0}}
 plots: {{samples: 2}}

@@ -40,7 +40,7 @@ def test_training_step_matches_official(shared_fixtures, scenario, micro):
     # losses per micro-batch (tolerance 1e-6)
     want = meta["losses"][scenario]
     assert len(res.micro) == len(want)
-    for got, ref in zip(res.micro, want):
+    for got, ref in zip(res.micro, want, strict=True):
         for k_got, k_ref in (("l1", "L1"), ("gan", "gan"), ("l_d_real", "l_d_real"), ("l_d_fake", "l_d_fake")):
             assert math.isclose(got[k_got], ref[k_ref], abs_tol=1e-6), (scenario, k_got, got[k_got], ref[k_ref])
     # every discriminator output, in call order, and every prediction

@@ -36,7 +36,7 @@ def test_killed_then_resumed_equals_uninterrupted(tmp_path):
     pairs = write_pairs(tmp_path / "data", 6)
     g_cfg = random_tiny_swinir(tmp_path / "g0.safetensors")
     data = TrainData(pairs=pairs, real=tuple(p[2] for p in pairs[:5]))
-    kw = dict(g_config=g_cfg, g_init=str(tmp_path / "g0.safetensors"), show_progress=False)
+    kw = {"g_config": g_cfg, "g_init": str(tmp_path / "g0.safetensors"), "show_progress": False}
     full = train(tmp_path / "full", CFG, data, **kw)
     seen: list[int] = []
 
@@ -75,7 +75,7 @@ def test_stop_after_and_corrupt_checkpoint(tmp_path):
     pairs = write_pairs(tmp_path / "data", 4)
     g_cfg = random_tiny_swinir(tmp_path / "g0.safetensors")
     cfg = TrainConfig(**{**CFG.to_dict(), "iterations": 3, "save_every": 1})
-    kw = dict(g_config=g_cfg, g_init=str(tmp_path / "g0.safetensors"), show_progress=False)
+    kw = {"g_config": g_cfg, "g_init": str(tmp_path / "g0.safetensors"), "show_progress": False}
     with pytest.raises(TrainingStopped):
         train(tmp_path / "t", cfg, TrainData(pairs=pairs), stop_after=1, **kw)
     ck = tmp_path / "t" / "ckpt" / "iter_000001" / "D.safetensors"
