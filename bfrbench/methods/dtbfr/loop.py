@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bfrbench.errors import BfrbenchError, ConfigError
+from bfrbench.errors import BfrbenchError, ConfigError, MethodError
 from bfrbench.methods.dtbfr.config import TrainConfig
 
 __all__ = ["TrainData", "TrainingStopped", "train", "batch_indices", "real_indices"]
@@ -194,7 +194,11 @@ def train(
         raise ConfigError("on_iteration works in single-process training only")
     import torch.multiprocessing as mp
 
-    mp.spawn(_spawn_entry, args=(*args, _free_port()), nprocs=len(devices), join=True)
+    try:
+        mp.spawn(_spawn_entry, args=(*args, _free_port()), nprocs=len(devices), join=True)
+    except Exception as exc:  # a rank failed: its message (BfrbenchError text or traceback) in one error
+        raise MethodError(f"data-parallel training failed ({type(exc).__name__}): {exc}; rerun to resume from "
+                          f"{root}") from exc
     summary_path = root / "train_summary.json"
     summary: dict[str, Any] = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
     if summary.get("iterations") != cfg.iterations:

@@ -47,3 +47,18 @@ def test_lpips_term_in_the_training_step(shared_fixtures, tmp_path):
     with pytest.raises(ConfigError, match="LPIPS"):
         G, D = tiny_swinir(shared_fixtures), tiny_disc(t)
         training_step(G, D, *make_optimizers(G, D)[:2], lq, gt, None, weights=LossWeights())
+
+
+def test_bf16_autocast_step_runs_close_to_fp32(shared_fixtures):
+    """``train_dtype=bf16`` (a GPU option) through the same step on CPU: losses within bf16 rounding of fp32."""
+    _, t = load_finetune_fixture(shared_fixtures)
+    out = {}
+    for dt in (None, torch.bfloat16):
+        G, D = tiny_swinir(shared_fixtures), tiny_disc(t)
+        opt_g, opt_d, _ = make_optimizers(G, D)
+        res = training_step(G, D, opt_g, opt_d, t["lq"], t["gt"], t["gan_real"], micro_batch=2,
+                            weights=LossWeights(lpips=0.0), autocast_dtype=dt)
+        out[dt] = (res.mean(), G.conv_last.weight.detach().clone())
+    for k, v in out[None][0].items():
+        assert math.isclose(out[torch.bfloat16][0][k], v, rel_tol=3e-2), k
+    assert torch.isfinite(out[torch.bfloat16][1]).all()

@@ -17,7 +17,7 @@ from bfrbench.methods.dtbfr.config import TrainConfig
 from bfrbench.methods.dtbfr.loop import TrainData, TrainingStopped, batch_indices, real_indices, train
 
 CFG = TrainConfig(iterations=5, batch_size=4, micro_batch=2, lpips=0.0, disc_num_feat=8, save_every=2,
-                  drop_path_rate=0.1, seed=3)
+                  drop_path_rate=0.1, seed=3, train_size=32)  # 64x64 files resized to 32 (a GPU path, tiny)
 
 
 def _state(folder):
