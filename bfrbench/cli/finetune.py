@@ -52,6 +52,7 @@ def register(subparsers: Any) -> None:
     d.add_argument("--pseudo-option", action="append", default=[], metavar="KEY=INT",
                    help="pseudo-target loop setting: steps (250), start (150), reg_end (90), image_size (512)")
     d.add_argument("--lpips-backbone", default=None, help="torchvision VGG16 file or registry name")
+    d.add_argument("--lpips-weight", type=float, default=0.1, help="LPIPS-VGG loss weight (official 0.1; 0: no VGG)")
     d.add_argument("--lr", type=float, default=2e-5)
     d.add_argument("--lr-min", type=float, default=5e-6)
     d.add_argument("--disc-feat", type=int, default=64, help="discriminator width (official 64)")
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from bfrbench.errors import ConfigError
     from bfrbench.methods.dtbfr.finetune import finetune
 
-    train_options = {"lr": args.lr, "lr_min": args.lr_min, "disc_num_feat": args.disc_feat,
+    train_options = {"lr": args.lr, "lr_min": args.lr_min, "lpips": args.lpips_weight, "disc_num_feat": args.disc_feat,
                      "train_size": args.train_size, "save_every": args.save_every, "train_dtype": args.train_dtype}
     pseudo = {}
     for item in args.pseudo_option:

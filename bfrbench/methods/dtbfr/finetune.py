@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -163,12 +164,77 @@ def finetune(
     Raises:
         ConfigError, ArtifactError: bad arguments or inputs, or RUN made with other settings.
     """
-    from bfrbench.io import atomic_write_json, sha256_file, sha256_json
-    from bfrbench.metrics.lpips import BACKBONE_WEIGHTS
+    from bfrbench.io import atomic_write_json
     from bfrbench.provenance import environment
 
     t0 = time.perf_counter()
     run = Path(out)
+    plan = _plan(lq, hq_real, base, base_options, iters, seed, dtype, batch_size, micro_batch, device, train_devices,
+                 swinir_weights, swinir_config, iddpm_weights, iddpm_config, down_n, pseudo_options, lpips_backbone,
+                 train_options)
+    run.mkdir(parents=True, exist_ok=True)
+    stages = _check_record(run, plan.key)
+    record = {"kind": "dtbfr-finetune", "format_version": 1, "key": plan.key, "config": plan.config,
+              "inputs": plan.inputs, "weights": plan.weights, "stages": stages}
+    (run / "config").mkdir(exist_ok=True)
+    atomic_write_json(run / "config" / "swinir.json", plan.g_cfg.to_dict())
+
+    def save(name: str, summary: dict[str, Any]) -> None:
+        stages[name] = summary
+        atomic_write_json(run / RECORD, {**record, "stages": stages, "environment": environment()})
+
+    testset = _write_lq_testset(run, plan.lq_files, plan.inputs["lq"]["sha256"])
+    if base == "swinir":
+        save("base", {"method": "swinir", "where": "inside stage 2 (official SwinIR path, no rounding)",
+                      "weights_sha256": plan.weights["swinir_init"]})
+    else:
+        save("base", _stage_base(run, testset, base, base_options, seed, device, dtype, infer_batch_size, workers,
+                                 scheduler, show_progress))
+    save("pseudo", _stage_pseudo(run, testset, base, plan, iddpm_weights, seed, device, dtype, infer_batch_size,
+                                 workers, scheduler, show_progress))
+    pairs = _pairs(run, plan.lq_files)
+    from bfrbench.methods.dtbfr.loop import TrainData, train
+
+    data = TrainData(pairs=pairs, real=tuple(str(p) for _, p in sorted(plan.real_files.items()))
+                     if plan.real_files else None)
+    save("train", {**train(run / "train", plan.tcfg, data, g_config=plan.g_cfg.to_dict(), g_init=str(plan.init_path),
+                           devices=plan.config["train_devices"], lpips_backbone=lpips_backbone,
+                           show_progress=show_progress, stop_after=stop_after), "pairs": len(pairs)})
+    save("register", _stage_register(run, plan.g_cfg.to_dict(), plan.key, base))
+    record["seconds"] = round(time.perf_counter() - t0, 3)
+    atomic_write_json(run / RECORD, {**record, "stages": stages, "environment": environment()})
+    return {**record, "stages": stages}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything resolved before any work: configs, input and weight hashes, the run key."""
+
+    tcfg: TrainConfig
+    g_cfg: Any
+    pcfg: Any
+    prior_cfg: Any
+    lq_files: dict[str, Path]
+    real_files: dict[str, Path] | None
+    init_path: str | None
+    config: dict[str, Any]
+    inputs: dict[str, Any]
+    weights: dict[str, str | None]
+    key: str
+
+
+def _plan(lq: str | os.PathLike[str], hq_real: str | os.PathLike[str] | None, base: str, base_options: Any,
+          iters: int, seed: int, dtype: str, batch_size: int, micro_batch: int, device: str,
+          train_devices: Sequence[str] | None, swinir_weights: str | None, swinir_config: str | None,
+          iddpm_weights: str | None, iddpm_config: str | None, down_n: int | None,
+          pseudo_options: Mapping[str, Any] | None, lpips_backbone: str | None,
+          train_options: Mapping[str, Any] | None) -> _Plan:
+    """Validate the arguments, hash inputs and weights (missing weights fail here, before any work)."""
+    from bfrbench.io import sha256_file, sha256_json
+    from bfrbench.metrics.lpips import BACKBONE_WEIGHTS
+
+    if dtype not in _TORCH_DTYPE_NAMES:
+        raise ConfigError(f"dtype must be one of {', '.join(_TORCH_DTYPE_NAMES)}, got {dtype!r}")
     tcfg = TrainConfig.from_dict({**TrainConfig().to_dict(), "iterations": int(iters), "seed": int(seed),
                                   "batch_size": int(batch_size), "micro_batch": int(micro_batch),
                                   **dict(train_options or {})})
@@ -178,60 +244,23 @@ def finetune(
     lq_hashes = {i: sha256_file(p) for i, p in sorted(lq_files.items())}
     real_hashes = {i: sha256_file(p) for i, p in sorted(real_files.items())} if real_files else None
     init_path, init_sha = _file_sha(swinir_weights, DEFAULT_WEIGHTS)
-    n = down_n if down_n is not None else (16 if base == "swinir" else 8)
-    pcfg = _pseudo_config(n, pseudo_options)
+    pcfg = _pseudo_config(down_n if down_n is not None else (16 if base == "swinir" else 8), pseudo_options)
     prior_cfg = _iddpm_config_from(iddpm_config)
     config = {"base": base, "base_options": _options_record(base_options), "seed": int(seed), "dtype": dtype,
               "pseudo": pcfg.to_dict(), "swinir_config": g_cfg.to_dict(), "iddpm_config": prior_cfg.to_dict(),
               "train": tcfg.to_dict(), "train_devices": list(train_devices or [device])}
-    weights = {"swinir_init": init_sha, **_prior_hashes(iddpm_weights),
+    weights = {"swinir_init": init_sha, "iddpm": _file_sha(iddpm_weights, "dtbfr-diffusion-prior")[1],
                "lpips_backbone": _file_sha(lpips_backbone, BACKBONE_WEIGHTS["vgg"])[1] if tcfg.lpips else None}
+    inputs = {"lq": {"path": str(Path(lq).resolve()), "sha256": lq_hashes},
+              "hq_real": None if hq_real is None else {"path": str(Path(hq_real).resolve()), "sha256": real_hashes}}
     key = sha256_json({"config": config, "lq": lq_hashes, "hq_real": real_hashes, "weights": weights})
-    run.mkdir(parents=True, exist_ok=True)
-    stages = _check_record(run, key)
-    record = {"kind": "dtbfr-finetune", "format_version": 1, "key": key, "config": config,
-              "inputs": {"lq": {"path": str(Path(lq).resolve()), "sha256": lq_hashes},
-                         "hq_real": None if real_hashes is None else {"path": str(Path(hq_real).resolve()),  # type: ignore[arg-type]
-                                                                      "sha256": real_hashes}},
-              "weights": weights, "stages": stages}
-    (run / "config").mkdir(exist_ok=True)
-    atomic_write_json(run / "config" / "swinir.json", g_cfg.to_dict())
-
-    def save(name: str, summary: dict[str, Any]) -> None:
-        stages[name] = summary
-        atomic_write_json(run / RECORD, {**record, "stages": stages, "environment": environment()})
-
-    testset = _write_lq_testset(run, lq_files, lq_hashes)
-    if base == "swinir":
-        save("base", {"method": "swinir", "where": "inside stage 2 (official SwinIR path, no rounding)",
-                      "weights_sha256": init_sha})
-    else:
-        save("base", _stage_base(run, testset, base, base_options, seed, device, dtype, infer_batch_size, workers,
-                                 scheduler, show_progress))
-    save("pseudo", _stage_pseudo(run, testset, base, init_path, g_cfg, pcfg, prior_cfg, iddpm_weights, seed, device,
-                                 dtype, infer_batch_size, workers, scheduler, show_progress))
-    pairs = _pairs(run, lq_files)
-    from bfrbench.methods.dtbfr.loop import TrainData, train
-
-    data = TrainData(pairs=pairs, real=tuple(str(p) for _, p in sorted(real_files.items())) if real_files else None)
-    save("train", {**train(run / "train", tcfg, data, g_config=g_cfg.to_dict(), g_init=str(init_path),
-                           devices=list(train_devices or [device]), lpips_backbone=lpips_backbone,
-                           show_progress=show_progress, stop_after=stop_after), "pairs": len(pairs)})
-    save("register", _stage_register(run, g_cfg.to_dict(), key, base))
-    record["seconds"] = round(time.perf_counter() - t0, 3)
-    atomic_write_json(run / RECORD, {**record, "stages": stages, "environment": environment()})
-    return {**record, "stages": stages}
+    return _Plan(tcfg, g_cfg, pcfg, prior_cfg, lq_files, real_files, init_path, config, inputs, weights, key)
 
 
 def _options_record(options: Mapping[str, Any] | Sequence[str] | None) -> Any:
     if options is None:
         return None
     return dict(options) if isinstance(options, Mapping) else list(options)
-
-
-def _prior_hashes(iddpm_weights: str | None) -> dict[str, str | None]:
-    _, sha = _file_sha(iddpm_weights, "dtbfr-diffusion-prior")
-    return {"iddpm": sha}
 
 
 def _stage_base(run: Path, testset: Path, base: str, base_options: Any, seed: int, device: str, dtype: str,
@@ -247,18 +276,18 @@ def _stage_base(run: Path, testset: Path, base: str, base_options: Any, seed: in
             "seconds": summary["timings"]["total_seconds"]}
 
 
-def _stage_pseudo(run: Path, testset: Path, base: str, init_path: str | None, g_cfg: Any, pcfg: Any, prior_cfg: Any,
-                  iddpm_weights: str | None, seed: int, device: str, dtype: str, batch_size: int | None,
-                  workers: int, scheduler: str | None, show_progress: bool | None) -> dict[str, Any]:
+def _stage_pseudo(run: Path, testset: Path, base: str, plan: _Plan, iddpm_weights: str | None, seed: int,
+                  device: str, dtype: str, batch_size: int | None, workers: int, scheduler: str | None,
+                  show_progress: bool | None) -> dict[str, Any]:
     """Stage 2: pseudo-targets ``RUN/targets/<id>.png`` (dtbfr-models' :func:`generate_pseudo_targets`)."""
     from bfrbench.methods.dtbfr.pseudo import generate_pseudo_targets
 
     swinir_base = base == "swinir"
     res = generate_pseudo_targets(
         testset, None if swinir_base else run / "base", run / "targets",
-        prior=iddpm_weights or "dtbfr-diffusion-prior", prior_config=prior_cfg,
-        restorer=init_path if swinir_base else None, restorer_config=g_cfg if swinir_base else None,
-        config=pcfg, seed=seed, device=device, dtype=_TORCH_DTYPE_NAMES[dtype], batch_size=batch_size or 1,
+        prior=iddpm_weights or "dtbfr-diffusion-prior", prior_config=plan.prior_cfg,
+        restorer=plan.init_path if swinir_base else None, restorer_config=plan.g_cfg if swinir_base else None,
+        config=plan.pcfg, seed=seed, device=device, dtype=_TORCH_DTYPE_NAMES[dtype], batch_size=batch_size or 1,
         workers=workers, scheduler=scheduler, show_progress=show_progress)
     m = res.manifest
     return {"counts": m["counts"], "failures": list(res.failed), "run_key": m["run_key"], "timings": m["timings"],

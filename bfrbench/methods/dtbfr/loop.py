@@ -264,7 +264,10 @@ def _all_reduce_grads(world: int) -> Callable[[Any, Any], None]:
 
 def _iteration_batch(cfg: TrainConfig, data: TrainData, k: int, rank: int, world: int, pool: ThreadPoolExecutor,
                      device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    idx = np.array_split(batch_indices(len(data.pairs), cfg.batch_size, cfg.seed, k), world)[rank]
+    batch = batch_indices(len(data.pairs), cfg.batch_size, cfg.seed, k)
+    if len(batch) < world:  # a short last batch of an epoch: repeat images so every rank has one (as
+        batch = np.resize(batch, world)  # DistributedSampler pads)
+    idx = np.array_split(batch, world)[rank]
     lq = _read_batch([data.pairs[i][1] for i in idx], cfg.train_size, pool).to(device)
     gt = _read_batch([data.pairs[i][2] for i in idx], cfg.train_size, pool).to(device)
     real = None

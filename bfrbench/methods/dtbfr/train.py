@@ -123,6 +123,8 @@ def training_step(
         The per micro-batch losses.
     """
     n = int(lq.shape[0])
+    if n < 1:
+        raise ConfigError("training_step needs at least one image")
     if micro_batch < 1:
         raise ConfigError(f"micro_batch must be >= 1, got {micro_batch}")
     if gt.shape != lq.shape or (real is not None and real.shape[0] < n):
