@@ -15,7 +15,9 @@ DT-BFR (Kuai et al., WACV 2025; SamsungLabs/DT-BFR commit ec3d4043e4d0c610fe7e34
 
 Every stage resumes: the runner and the pseudo-target stage skip finished, verified images; training restarts
 from its last checkpoint. ``RUN/finetune.json`` records the configuration, seeds, input hashes, weight hashes and
-each stage's summary; rerunning with different settings or inputs into the same RUN is refused.
+each stage's summary; rerunning with different settings or inputs into the same RUN is refused. Devices, workers
+and the scheduler may change between runs (outputs do not depend on them), except the *number* of training ranks,
+which changes the per-rank micro-batch arithmetic (docs/methods/dtbfr-finetune.md).
 """
 
 from __future__ import annotations
@@ -174,7 +176,9 @@ def finetune(
                  train_options)
     run.mkdir(parents=True, exist_ok=True)
     stages = _check_record(run, plan.key)
+    devices = list(train_devices or [device])
     record = {"kind": "dtbfr-finetune", "format_version": 1, "key": plan.key, "config": plan.config,
+              "devices": {"device": device, "workers": workers, "scheduler": scheduler, "train_devices": devices},
               "inputs": plan.inputs, "weights": plan.weights, "stages": stages}
     (run / "config").mkdir(exist_ok=True)
     atomic_write_json(run / "config" / "swinir.json", plan.g_cfg.to_dict())
@@ -198,7 +202,7 @@ def finetune(
     data = TrainData(pairs=pairs, real=tuple(str(p) for _, p in sorted(plan.real_files.items()))
                      if plan.real_files else None)
     save("train", {**train(run / "train", plan.tcfg, data, g_config=plan.g_cfg.to_dict(), g_init=str(plan.init_path),
-                           devices=plan.config["train_devices"], lpips_backbone=lpips_backbone,
+                           devices=devices, lpips_backbone=lpips_backbone,
                            show_progress=show_progress, stop_after=stop_after), "pairs": len(pairs)})
     save("register", _stage_register(run, plan.g_cfg.to_dict(), plan.key, base))
     record["seconds"] = round(time.perf_counter() - t0, 3)
@@ -248,7 +252,7 @@ def _plan(lq: str | os.PathLike[str], hq_real: str | os.PathLike[str] | None, ba
     prior_cfg = _iddpm_config_from(iddpm_config)
     config = {"base": base, "base_options": _options_record(base_options), "seed": int(seed), "dtype": dtype,
               "pseudo": pcfg.to_dict(), "swinir_config": g_cfg.to_dict(), "iddpm_config": prior_cfg.to_dict(),
-              "train": tcfg.to_dict(), "train_devices": list(train_devices or [device])}
+              "train": tcfg.to_dict(), "train_ranks": len(list(train_devices or [device]))}
     weights = {"swinir_init": init_sha, "iddpm": _file_sha(iddpm_weights, "dtbfr-diffusion-prior")[1],
                "lpips_backbone": _file_sha(lpips_backbone, BACKBONE_WEIGHTS["vgg"])[1] if tcfg.lpips else None}
     inputs = {"lq": {"path": str(Path(lq).resolve()), "sha256": lq_hashes},
