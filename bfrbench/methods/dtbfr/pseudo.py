@@ -89,7 +89,7 @@ class PseudoTargetConfig:
         if self.down_N < 1 or self.image_size % self.down_N:
             raise ConfigError(f"down_N={self.down_N} must divide image_size={self.image_size}")
 
-    def to_dict(self) -> dict[str, int | bool]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -430,6 +430,11 @@ def generate_pseudo_targets(
     restorer: str | Path | None = None,
     restorer_config: Any = None,
     config: PseudoTargetConfig | None = None,
+    steps: int | None = None,
+    start: int | None = None,
+    reg_end: int | None = None,
+    down_N: int | None = None,
+    image_size: int | None = None,
     seed: int = 0,
     device: str = "cpu",
     dtype: str | torch.dtype = "float32",
@@ -451,7 +456,8 @@ def generate_pseudo_targets(
             :class:`~bfrbench.methods.dtbfr.iddpm.IDDPMConfig` (default: the FFHQ-512 model).
         restorer: SwinIR weights (e.g. ``dtbfr-swinir-gan-v1``) when ``base_dir`` is None; ``restorer_config`` its
             :class:`~bfrbench.methods.dtbfr.swinir.SwinIRConfig`.
-        config: loop hyper-parameters (steps/start/reg_end/down_N/image_size); default the official SwinIR run.
+        config: loop hyper-parameters; default the official SwinIR run (250 / 150 / 90 / N=16 / 512).
+        steps, start, reg_end, down_N, image_size: override single fields of ``config``.
         seed: run seed; image ``id`` draws from ``item_seed(seed, id, "dtbfr-pseudo")``.
         device: ``cpu``, ``cuda`` (dask worker i uses ``cuda:(i mod GPU count)``) or ``cuda:N``.
         dtype: weights/compute dtype of the networks (``float32``, ``float16``, ``bfloat16``); the diffusion
@@ -472,7 +478,9 @@ def generate_pseudo_targets(
     from bfrbench.distributed import TaskFailure, run_tasks
     from bfrbench.io import atomic_write_json, sha256_json
 
-    cfg = config or PseudoTargetConfig()
+    overrides: dict[str, Any] = {k: v for k, v in (("steps", steps), ("start", start), ("reg_end", reg_end), ("down_N", down_N),
+                                   ("image_size", image_size)) if v is not None}
+    cfg = PseudoTargetConfig(**{**(config or PseudoTargetConfig()).to_dict(), **overrides})
     if (base_dir is None) == (restorer is None):
         raise ConfigError("pass exactly one of base_dir (stage-1 outputs, already restored) and restorer (SwinIR "
                           "weights run on the LQ, the official SwinIR path)")

@@ -106,3 +106,21 @@ def test_schedule_250_bit_identical(dtbfr_json: Any) -> None:
     d = SpacedDiffusion(s)
     c = d.coef("sqrt_alphas_cumprod", torch.tensor([150]), torch.zeros(1, 3, 2, 2))
     assert c.dtype == torch.float32 and c.item() == np.float32(s.sqrt_alphas_cumprod[150])
+
+
+@pytest.mark.parametrize("which", ["swinir", "iddpm"])
+def test_full_size_strict_load_on_meta(dtbfr_json: Any, which: str) -> None:
+    """The official files' layouts (keys as listed, DDP 'module.' prefix) pass the strict loader at full size."""
+    from bfrbench.methods.dtbfr.loading import load_into
+    from bfrbench.methods.dtbfr.swinir import SwinIR, swinir_config
+
+    layout = dtbfr_json(f"layout_{which}.json")
+    with torch.device("meta"):
+        model = SwinIR(swinir_config()) if which == "swinir" else IDDPMUNet(iddpm_config())
+        sd = {"module." + k: torch.empty(v["shape"], dtype=getattr(torch, v["dtype"]))
+              for k, v in layout["keys"].items()}
+    load_into(model, sd, path=f"{which}.pth", what=which)
+    first = next(iter(layout["keys"]))
+    sd.pop("module." + first)
+    with pytest.raises(WeightsError, match=f"{which}.pth: .*1 missing keys"):
+        load_into(model, {k[7:]: v for k, v in sd.items()}, path=f"{which}.pth", what=which)

@@ -114,6 +114,10 @@ def test_swinir_path_failures_and_dtype(faces: Path, weights: dict[str, Path], t
     # already-restored path on the same faces differs (no SwinIR in between)
     base = _run(faces, tmp_path / "base", weights)
     assert (tmp_path / "out" / "face0.png").read_bytes() != (base.out / "face0.png").read_bytes()
+    # field overrides build the same config: same run key, so the folder resumes (nothing recomputed)
+    same = generate_pseudo_targets(faces, faces, base.out, prior=weights["prior"], prior_config=PRIOR, seed=7,
+                                   batch_size=2, steps=25, start=4, reg_end=2, down_N=4, image_size=32)
+    assert same.manifest["counts"]["computed"] == 0 and len(same.resumed) == 5
     bf = _run(faces, tmp_path / "bf16", weights, dtype=torch.bfloat16)
     diff = np.abs(read_image(bf.out / "face0.png").astype(int) - read_image(base.out / "face0.png").astype(int))
     assert 0 < diff.mean() < 8
