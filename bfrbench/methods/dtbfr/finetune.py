@@ -257,7 +257,8 @@ def _plan(lq: str | os.PathLike[str], hq_real: str | os.PathLike[str] | None, ba
                "lpips_backbone": _file_sha(lpips_backbone, BACKBONE_WEIGHTS["vgg"])[1] if tcfg.lpips else None}
     inputs = {"lq": {"path": str(Path(lq).resolve()), "sha256": lq_hashes},
               "hq_real": None if hq_real is None else {"path": str(Path(hq_real).resolve()), "sha256": real_hashes}}
-    key = sha256_json({"config": config, "lq": lq_hashes, "hq_real": real_hashes, "weights": weights})
+    keyed = {**config, "train": {k: v for k, v in config["train"].items() if k not in _NOT_IN_KEY}}
+    key = sha256_json({"config": keyed, "lq": lq_hashes, "hq_real": real_hashes, "weights": weights})
     return _Plan(tcfg, g_cfg, pcfg, prior_cfg, lq_files, real_files, init_path, config, inputs, weights, key)
 
 
@@ -298,6 +299,8 @@ def _stage_pseudo(run: Path, testset: Path, base: str, plan: _Plan, iddpm_weight
             "manifest": "targets/pseudo_targets.json"}
 
 
+#: training settings that do not change the weights (a resume may change them)
+_NOT_IN_KEY = ("save_every", "keep_checkpoints", "io_threads")
 _TORCH_DTYPE_NAMES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
