@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[tuple[str | None, str], ...] = (
     ("build", "bfrbench.cli.build_testset"),
     ("build", "bfrbench.cli.build_refgroups"),
     (None, "bfrbench.cli.restore"),
+    (None, "bfrbench.cli.finetune"),
     (None, "bfrbench.cli.methods"),
     (None, "bfrbench.cli.evaluate"),
     (None, "bfrbench.cli.metrics"),
