@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from dtbfr_train_helpers import real_faces
 
 from bfrbench.errors import ArtifactError, ConfigError

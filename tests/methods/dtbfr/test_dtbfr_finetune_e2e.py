@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from dtbfr_train_helpers import random_tiny_swinir
 
 from bfrbench.io import read_image, write_png

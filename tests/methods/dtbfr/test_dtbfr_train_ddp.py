@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from safetensors.torch import load_file
-
 from dtbfr_train_helpers import random_tiny_swinir, write_pairs
+from safetensors.torch import load_file
 
 from bfrbench.errors import ConfigError
 from bfrbench.methods.dtbfr.config import TrainConfig

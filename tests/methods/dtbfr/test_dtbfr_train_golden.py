@@ -11,7 +11,6 @@ import math
 
 import pytest
 import torch
-
 from dtbfr_train_helpers import load_finetune_fixture, tiny_disc, tiny_swinir
 
 from bfrbench.methods.dtbfr.losses import LossWeights

@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-
 from dtbfr_train_helpers import load_finetune_fixture, random_vgg_backbone, tiny_disc, tiny_swinir
 
 from bfrbench.errors import ConfigError

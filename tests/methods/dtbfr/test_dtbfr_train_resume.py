@@ -8,9 +8,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from dtbfr_train_helpers import random_tiny_swinir, write_pairs
+from safetensors.torch import load_file
 
 from bfrbench.errors import ArtifactError
 from bfrbench.methods.dtbfr.config import TrainConfig
