@@ -22,18 +22,11 @@ from bfrbench.degrade.recipe import Recipe
 from bfrbench.degrade.steps import DEGRADATIONS
 from bfrbench.errors import ArtifactError, ConfigError
 
+from dtbfr_raw_helpers import write_dictionary
+
 
 def _rand(shape: tuple[int, ...], seed: int = 0, lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(lo, hi, shape)
-
-
-def write_dictionary(path: Path, n: int = 8, seed: int = 0) -> Path:
-    """A small dictionary in the official pickle layout: {'ccm': [(3, 3)], 'awb': [(3,)]} of float64."""
-    rng = np.random.default_rng(seed)
-    ccms = [np.eye(3) * 1.5 - 0.25 + rng.normal(0, 0.05, (3, 3)) for _ in range(n)]
-    awb = [np.array([rng.uniform(1.4, 2.4), 1.0, rng.uniform(1.3, 2.2)]) for _ in range(n)]
-    path.write_bytes(pickle.dumps({"ccm": ccms, "awb": awb}, protocol=3))
-    return path
 
 
 # -- de-gamma, inverse/forward ISP -----------------------------------------------------------------------
