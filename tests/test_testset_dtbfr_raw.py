@@ -158,3 +158,18 @@ def test_missing_dictionary_is_a_per_image_failure_naming_the_fetch_command(setu
     res = build_testset(f, setup["src"], setup["root"] / "nodict", seed=0, show_progress=False)
     assert res.ok == 0 and res.failed == 2
     assert all("bfrbench weights fetch dtbfr-ccm-awb-dictionary" in f["reason"] for f in res.failures)
+
+
+def test_dtbfr_suite_uses_existing_presets_metrics_and_methods() -> None:
+    from bfrbench.leaderboard.suite import load_suite
+    from bfrbench.methods import METHODS
+    from bfrbench.metrics._base import parse_spec
+
+    suite = load_suite("dtbfr")
+    assert [(t.name, t.preset) for t in suite.testsets] == [("dtbfr-iso1500", "dtbfr-raw-iso1500"),
+                                                            ("dtbfr-iso3000", "dtbfr-raw-iso3000")]
+    assert {parse_spec(m.spec).column for m in suite.metrics} == {
+        "psnr:rgb", "ssim:rgb", "lpips:vgg", "fid:legacy-hq", "musiq:pyiqa", "maniqa:pyiqa"}
+    assert all(m.name in METHODS for m in suite.methods)
+    assert set(suite.directions()) == {m.spec for m in suite.metrics}
+    assert suite.source == {"kind": "folder", "path": "test_hq", "align": False, "size": 512}
