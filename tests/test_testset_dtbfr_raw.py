@@ -16,14 +16,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
+from dtbfr_raw_helpers import write_dictionary
 
 from bfrbench.degrade.raw_noise_model import noise_params
 from bfrbench.degrade.recipe import list_presets, load_recipe, presets_dir
 from bfrbench.io import read_image
 from bfrbench.rng import item_generator
 from bfrbench.testset.build import build_testset
-
-from dtbfr_raw_helpers import write_dictionary
 
 COMMIT = "ec3d4043e4d0c610fe7e345448cc1298e132b5dd"
 PRESETS = ["dtbfr-raw-iso1500", "dtbfr-raw-iso3000", "dtbfr-raw-iso1500-classical", "dtbfr-raw-iso3000-classical"]

@@ -29,14 +29,20 @@ import pickle
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from bfrbench.errors import ArtifactError
 
-__all__ = ["CcmDictionary", "KnnCcm", "load_ccm_dictionary", "knn_ccm", "sample_ccm_illuminant",
-           "sample_illuminant"]
+__all__ = [
+    "CcmDictionary",
+    "KnnCcm",
+    "knn_ccm",
+    "load_ccm_dictionary",
+    "sample_ccm_illuminant",
+    "sample_illuminant",
+]
 
 KnnCcm = Literal["first_k", "neighbours"]
 
@@ -44,7 +50,7 @@ KnnCcm = Literal["first_k", "neighbours"]
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Unpickler that builds only numpy arrays and dtypes (the dictionary holds nothing else)."""
 
-    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    _ALLOWED: ClassVar[set[tuple[str, str]]] = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                 ("numpy", "ndarray"), ("numpy", "dtype")}
 
     def find_class(self, module: str, name: str) -> Any:

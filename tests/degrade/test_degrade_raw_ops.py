@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from dtbfr_raw_helpers import write_dictionary
 
 from bfrbench.degrade import raw as R
 from bfrbench.degrade._base import quantize
@@ -21,8 +22,6 @@ from bfrbench.degrade.raw_noise_model import noise_params
 from bfrbench.degrade.recipe import Recipe
 from bfrbench.degrade.steps import DEGRADATIONS
 from bfrbench.errors import ArtifactError, ConfigError
-
-from dtbfr_raw_helpers import write_dictionary
 
 
 def _rand(shape: tuple[int, ...], seed: int = 0, lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
