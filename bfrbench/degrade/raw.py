@@ -95,9 +95,21 @@ def plane_from_mosaic(mosaic: np.ndarray, pattern: str = "GRBG") -> np.ndarray:
     return out
 
 
-def degamma(img: np.ndarray, gamma: float = 2.2) -> np.ndarray:
-    """``img ** gamma`` in float64 (``generate_LQ_from_HQ.bgr_to_linear_bgr``). (H, W, 3) -> float64."""
-    return np.asarray(img, dtype=np.float64) ** gamma
+def degamma(img: np.ndarray, gamma: float = 2.2, *, exact_uint8: bool = False) -> np.ndarray:
+    """``img ** gamma`` in float64 (``generate_LQ_from_HQ.bgr_to_linear_bgr``). (H, W, 3) -> float64.
+
+    With ``exact_uint8`` the input must hold 8-bit levels (``float32(k / 255)``, what the recipe engine hands
+    the first step): ``k`` is recovered and ``(k / 255) ** gamma`` computed from float64 ``k / 255``, exactly
+    as the official ``cv2.imread(...) / 255``. Raises ValueError if a value is not within 1e-3 of a level.
+    """
+    x = np.asarray(img, dtype=np.float64)
+    if exact_uint8:
+        k = np.rint(x * 255)
+        if x.size and float(np.max(np.abs(x * 255 - k))) > 1e-3:
+            raise ValueError("degamma(exact_uint8=True) needs an image of 8-bit levels k / 255 (use it as the "
+                             "first step of a recipe)")
+        x = k / 255
+    return x ** gamma
 
 
 def inverse_ccm_wb(img: np.ndarray, ccm: np.ndarray, illum: np.ndarray) -> np.ndarray:
@@ -135,7 +147,8 @@ def bayer_mosaic(img: np.ndarray, pattern: str = "GRBG", black: int = BLACK_LEVE
 
 
 def sensor_noise(mosaic: np.ndarray, shot: np.ndarray, read: np.ndarray, rng: np.random.Generator, *,
-                 pattern: str = "GRBG", white: int = WHITE_LEVEL) -> np.ndarray:
+                 pattern: str = "GRBG", white: int = WHITE_LEVEL,
+                 variance_dtype: Literal["float32", "float64"] = "float32") -> np.ndarray:
     """Heteroscedastic Gaussian sensor noise (``image_synthesizer.synthesize_noisy_image_v2``, per channel).
 
     For cell position c (order (0,0), (0,1), (1,0), (1,1)): ``var = x * shot[c] + read[c]`` computed in
@@ -148,13 +161,18 @@ def sensor_noise(mosaic: np.ndarray, shot: np.ndarray, read: np.ndarray, rng: np
         mosaic: (H, W, 3) float32 3-channel mosaic in raw units.
         shot, read: (4,) noise parameters at the target ISO (:func:`bfrbench.degrade.raw_noise_model.noise_params`).
         rng: draws H*W standard normals.
+        variance_dtype: ``float32`` = numpy 1.26 (the official environment pins numpy 1.26.1); ``float64`` =
+            what the same source line computes under numpy >= 2 (NEP 50: the float64 scalar wins).
     Returns:
         float32 (H, W, 3) 3-channel mosaic.
     """
     x = plane_from_mosaic(mosaic, pattern).astype(np.float32)
     var = np.zeros(x.shape, dtype=np.float64)
+    if variance_dtype not in ("float32", "float64"):
+        raise ValueError(f"variance_dtype must be 'float32' or 'float64', got {variance_dtype!r}")
+    dt = np.float32 if variance_dtype == "float32" else np.float64
     for c, (i, j) in enumerate(_POS):
-        var[i::2, j::2] = x[i::2, j::2] * np.float32(shot[c]) + np.float32(read[c])
+        var[i::2, j::2] = x[i::2, j::2] * dt(shot[c]) + dt(read[c])
     var[var < 0] = 0
     noise = rng.standard_normal(x.shape) * np.sqrt(var)
     noisy = np.clip((x + noise).astype(np.float32), 0, white)

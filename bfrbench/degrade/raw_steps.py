@@ -78,19 +78,26 @@ def _file_or_weight(value: str) -> Path:
 
 
 class DegammaStep(Step):
-    """``x ** gamma`` in float64 (``gamma`` default 2.2): sRGB-ish HQ to linear (official de-gamma)."""
+    """``x ** gamma`` in float64 (``gamma`` default 2.2): sRGB-ish HQ to linear (official de-gamma).
+
+    ``exact_uint8: true`` (the presets) recomputes the 8-bit input as float64 ``k / 255`` first, like the
+    official ``cv2.imread(...) / 255`` (the engine hands the first step ``float32(k / 255)``).
+    """
 
     name = "degamma"
-    options = ("gamma",)
+    options = ("gamma", "exact_uint8")
 
     def setup(self) -> None:
         g = self.spec.get("gamma", 2.2)
         if not isinstance(g, (int, float)) or isinstance(g, bool) or g <= 0:
             raise ConfigError(f"{self.where}: gamma must be a number > 0, got {g!r}")
         self.gamma = float(g)
+        self.exact_uint8 = self.spec.get("exact_uint8", False)
+        if not isinstance(self.exact_uint8, bool):
+            raise ConfigError(f"{self.where}: exact_uint8 must be true or false, got {self.exact_uint8!r}")
 
     def run(self, img: np.ndarray, p: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
-        return R.degamma(img, self.gamma)
+        return R.degamma(img, self.gamma, exact_uint8=self.exact_uint8)
 
 
 class RawInverseIspStep(Step):
@@ -183,14 +190,15 @@ class RawNoiseStep(Step):
     """Heteroscedastic Gaussian sensor noise at ``iso`` (spec; official presets: fixed 1500 or 3000).
 
     Options: ``iso`` (required; drawn values truncated to int like the official ``random.randint``),
-    ``noise_model`` (``imx754``), ``pattern``, ``white_level``. The noise field (H*W normals) is drawn
+    ``noise_model`` (``imx754``), ``pattern``, ``white_level``, ``variance_dtype`` (``float32``: numpy 1.26
+    as pinned by the official environment, default; ``float64``: the same code under numpy 2). The noise field (H*W normals) is drawn
     while applying, after every parameter.
     """
 
     name = "raw_noise"
     columns: ClassVar[dict[str, str]] = {"iso": "int", **{f"noise_shot_{c}": "float" for c in range(4)},
                                          **{f"noise_read_{c}": "float" for c in range(4)}}
-    options = ("iso", "noise_model", "pattern", "white_level")
+    options = ("iso", "noise_model", "pattern", "white_level", "variance_dtype")
     dist_options = ("iso",)
     required = ("iso",)
 
@@ -200,6 +208,9 @@ class RawNoiseStep(Step):
         self.model = self.spec.get("noise_model", "imx754")
         if self.model not in NOISE_MODELS:
             raise ConfigError(f"{self.where}: noise_model must be one of {NOISE_MODELS}, got {self.model!r}")
+        self.variance_dtype = self.spec.get("variance_dtype", "float32")
+        if self.variance_dtype not in ("float32", "float64"):
+            raise ConfigError(f"{self.where}: variance_dtype must be float32 or float64, got {self.variance_dtype!r}")
         lo, _ = self.dists["iso"].bounds() or (0.0, 0.0)
         if lo <= 0:
             raise ConfigError(f"{self.where}: iso must be > 0, got {self.spec['iso']!r}")
@@ -218,7 +229,8 @@ class RawNoiseStep(Step):
     def run(self, img: np.ndarray, p: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
         shot = np.array([p[f"noise_shot_{c}"] for c in range(4)])
         read = np.array([p[f"noise_read_{c}"] for c in range(4)])
-        return R.sensor_noise(img, shot, read, rng, pattern=self.pattern, white=self.white)
+        return R.sensor_noise(img, shot, read, rng, pattern=self.pattern, white=self.white,
+                              variance_dtype=self.variance_dtype)
 
 
 class BlackLevelStep(Step):

@@ -37,6 +37,10 @@ def test_degamma_is_float64_power_and_close_to_uint8_path() -> None:
     np.testing.assert_array_equal(out, f32.astype(np.float64) ** 2.2)
     official = (k / 255) ** 2.2  # cv2.imread(...) / 255 in float64, then ** 2.2
     np.testing.assert_allclose(out, official, rtol=2e-7, atol=0)  # float32 rounding of k / 255 only
+    assert not np.array_equal(out, official)
+    np.testing.assert_array_equal(R.degamma(f32, exact_uint8=True), official)  # the presets' setting: exact
+    with pytest.raises(ValueError, match="8-bit levels"):
+        R.degamma(f32 + np.float32(0.3 / 255), exact_uint8=True)
 
 
 def test_inverse_ccm_wb_matches_restatement() -> None:
@@ -171,6 +175,14 @@ def test_sensor_noise_matches_restatement_and_variance() -> None:
     noisy = np.clip((x + np.random.default_rng(9).normal(0, 1, x.shape) * np.sqrt(var)).astype(np.float32), 0, 1023)
     np.testing.assert_array_equal(R.plane_from_mosaic(out), noisy)
     assert out.dtype == np.float32
+    # the same source line under numpy >= 2 computes the variance in float64
+    out64 = R.sensor_noise(m, shot, read, np.random.default_rng(9), variance_dtype="float64")
+    var64 = np.zeros(x.shape)
+    for c, (i, j) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        var64[i::2, j::2] = x[i::2, j::2].astype(np.float64) * shot[c] + read[c]
+    noisy64 = np.clip((x + np.random.default_rng(9).normal(0, 1, x.shape) * np.sqrt(var64)).astype(np.float32), 0, 1023)
+    np.testing.assert_array_equal(R.plane_from_mosaic(out64), noisy64)
+    assert not np.array_equal(out64, out)
     # statistics on a flat field: variance of raw values = x * shot + read
     flat = R.bayer_mosaic(np.full((256, 256, 3), 0.5))
     n = R.plane_from_mosaic(R.sensor_noise(flat, shot, read, np.random.default_rng(1))) - R.plane_from_mosaic(flat)
