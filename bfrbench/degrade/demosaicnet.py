@@ -21,6 +21,7 @@ DT-BFR feeds the black-level-normalised 3-channel mosaic in RGB order (float32) 
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -125,7 +126,9 @@ def demosaicnet_demosaic(mosaic: np.ndarray, net: BayerDemosaicNet, *, device: s
     if mosaic.ndim != 3 or mosaic.shape[2] != 3 or mosaic.shape[0] % 2 or mosaic.shape[1] % 2:
         raise ValueError(f"DemosaicNet needs an (H, W, 3) mosaic with even H and W, got {mosaic.shape}")
     x = torch.from_numpy(np.ascontiguousarray(np.transpose(mosaic, (2, 0, 1)).astype(np.float32))).unsqueeze(0)
+    if next(net.parameters()).dtype != dtype:  # never convert the (cached, shared) float32 net in place
+        net = copy.deepcopy(net).to(dtype=dtype)
     with torch.no_grad(), _torch_threads(threads):
-        y = net.to(dtype=dtype)(x.to(device=device, dtype=dtype))
+        y = net(x.to(device=device, dtype=dtype))
     out: np.ndarray = y.squeeze(0).float().cpu().numpy().transpose((1, 2, 0)).clip(0, 1)
     return out.astype(np.float32)

@@ -112,3 +112,14 @@ def test_output_independent_of_caller_thread_count(tmp_path: Path) -> None:
     finally:
         torch.set_num_threads(old)
     np.testing.assert_array_equal(a, b)
+
+
+def test_reduced_precision_path_runs_on_cpu() -> None:
+    """The GPU options (device, dtype) go through the same wrapper; bfloat16 on CPU stays close to float32."""
+    net = _random_net(6)
+    mosaic = np.random.default_rng(2).random((16, 16, 3)).astype(np.float32)
+    ref = demosaicnet_demosaic(mosaic, net, device="cpu", dtype=torch.float32)
+    low = demosaicnet_demosaic(mosaic, net, device="cpu", dtype=torch.bfloat16)
+    assert low.dtype == np.float32
+    assert 0 < np.abs(low - ref).max() < 0.05
+    np.testing.assert_array_equal(demosaicnet_demosaic(mosaic, net, dtype=torch.float32), ref)
