@@ -358,3 +358,11 @@ def build_step(spec: Any, *, size: int, index: int) -> Step:
     except RegistryError as exc:
         raise ConfigError(f"step {index + 1}: {exc}") from None
     return cls(spec, size=size, index=index)
+
+
+# RAW-domain steps of DT-BFR's synthetic test set (bfrbench/degrade/raw_steps.py), imported on first use.
+for _op, _cls in (("degamma", "DegammaStep"), ("raw_inverse_isp", "RawInverseIspStep"), ("clip", "ClipStep"),
+                  ("bayer_mosaic", "BayerMosaicStep"), ("raw_noise", "RawNoiseStep"),
+                  ("black_level", "BlackLevelStep"), ("demosaic", "DemosaicStep"), ("raw_render", "RawRenderStep"),
+                  ("truncate_uint8", "TruncateUint8Step")):
+    DEGRADATIONS.register(_op, f"bfrbench.degrade.raw_steps:{_cls}")

@@ -29,7 +29,8 @@ RANGES = {
 
 def test_presets_listed_and_found_relative_to_package() -> None:
     assert presets_dir() == Path(__file__).resolve().parents[2] / "datasets_build" / "presets"
-    assert set(list_presets()) == set(RANGES) | {"difface-grid"}
+    assert set(list_presets()) == set(RANGES) | {"difface-grid"} | {
+        f"dtbfr-raw-iso{iso}{v}" for iso in (1500, 3000) for v in ("", "-classical")}  # tests/test_testset_dtbfr_raw.py
 
 
 @pytest.mark.parametrize("name", sorted(RANGES))
