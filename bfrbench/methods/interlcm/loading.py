@@ -65,7 +65,7 @@ def strict_load(module: nn.Module, sd: Mapping[str, torch.Tensor], path: str, wh
     expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     check_layout(path, sd, expected, what)
     module.load_state_dict({k: sd[k].to(torch.float32) for k in expected}, strict=True, assign=True)
-    left = [n for n, t in list(module.named_parameters()) + list(module.named_buffers()) if t.is_meta]
+    left = [n for n, t in list(module.named_parameters()) + list(module.named_buffers()) if t.is_meta and n not in expected]
     if left:
         raise WeightsError(f"{path}: {what}: tensors left uninitialised after loading: {', '.join(left[:5])}")
     return module.eval()
