@@ -18,6 +18,7 @@ _BUILTIN = {
     "classical": "bfrbench.methods.baselines:Classical",
     "command": "bfrbench.methods.command:CommandRestorer",
     "refldm": "bfrbench.methods.refldm:RefLDM",
+    "interlcm": "bfrbench.methods.interlcm:InterLCM",
 }
 for _name, _target in _BUILTIN.items():
     METHODS.register(_name, _target)

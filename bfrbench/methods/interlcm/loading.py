@@ -77,6 +77,16 @@ def _load_any(path: str | os.PathLike[str], allow_pickle: bool) -> Any:
     return load_checkpoint(path, allow_pickle=allow_pickle)
 
 
+def _is_torchscript(p: Path) -> bool:
+    """True for a TorchScript zip archive (it holds ``<root>/constants.pkl`` and ``<root>/code/``)."""
+    import zipfile
+
+    if not zipfile.is_zipfile(p):
+        return False
+    with zipfile.ZipFile(p) as z:
+        return any(n.endswith("/constants.pkl") for n in z.namelist())
+
+
 def read_params_ema(path: str | os.PathLike[str], *, allow_pickle: bool = False) -> dict[str, torch.Tensor]:
     """The ``params_ema`` state dict of an InterLCM ``.pth`` (or a flat safetensors/dict with the same keys)."""
     obj = _load_any(path, allow_pickle)
@@ -98,15 +108,17 @@ def read_clip_state_dict(path: str | os.PathLike[str], *, allow_pickle: bool = F
     """
     p = Path(path)
     sd: Any
-    try:
-        sd = _load_any(p, allow_pickle)
-    except WeightsError:
+    if _is_torchscript(p):
         try:
-            sd = torch.jit.load(str(p), map_location="cpu").state_dict()
-        except Exception as exc:  # noqa: BLE001 - any failure here means "not a CLIP checkpoint"
-            raise WeightsError(f"{p}: neither a state dict nor OpenAI's TorchScript CLIP archive: {exc}") from exc
-    if hasattr(sd, "state_dict") and not isinstance(sd, dict):
-        sd = sd.state_dict()
+            import warnings
+
+            with warnings.catch_warnings():  # torch >= 2.9 marks torch.jit deprecated; the archive format is OpenAI's
+                warnings.simplefilter("ignore", FutureWarning)
+                sd = dict(torch.jit.load(str(p), map_location="cpu").state_dict())
+        except Exception as exc:  # noqa: BLE001 - any failure here means "not a usable CLIP archive"
+            raise WeightsError(f"{p}: cannot read OpenAI's TorchScript CLIP archive: {exc}") from exc
+    else:
+        sd = _load_any(p, allow_pickle)
     if not isinstance(sd, dict):
         raise WeightsError(f"{p}: expected a CLIP state dict, got {type(sd).__name__}")
     if any(k.startswith("visual.") for k in sd):

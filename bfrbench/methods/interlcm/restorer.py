@@ -63,6 +63,12 @@ class InterLCM(Restorer):
         sd_unet_config: the SD-1.5 UNet ``config.json`` the Spatial Encoder is built from; None: ``sd15-unet-config``.
         arch: JSON with ``visual_encoder`` / ``clip_vit`` constructor arguments (tiny test models); None: full size.
         clip_antialias: antialias the CLIP bicubic resize (False: torchvision <= 0.16 as pinned by the official repo).
+        size: side the pipeline works at (official: 512, hard-coded). Faces of another size are resized to it with
+            ``cv2.resize(INTER_LINEAR)``, as the official script does for aligned inputs, and results are resized
+            back to 512 the same way. Tests use 64, the size of the official tiny fixture runs.
+        batch_invariant: True (default): inside a batch the networks run image by image, so every output is
+            byte-identical to restoring the image alone (bfrbench's reproducibility rule); False: one batched call
+            per network (faster on GPU; equal to the batch-1 result up to float re-association, about 1 grey level).
         guidance_scale: LCM guidance embedding scale (official: 8.0, i.e. w = 7).
         allow_pickle: allow full pickle loading of trusted checkpoints that ``weights_only`` cannot read.
         device, dtype, batch_size: see :class:`Restorer`. fp16/bf16 cast CLIP, Visual Encoder, UNet and ControlNet
@@ -92,6 +98,8 @@ class InterLCM(Restorer):
         sd_unet_config: str | None = None,
         arch: str | None = None,
         clip_antialias: bool = False,
+        size: int = 512,
+        batch_invariant: bool = True,
         guidance_scale: float = 8.0,
         allow_pickle: bool = False,
         device: str = "cpu",
@@ -113,7 +121,11 @@ class InterLCM(Restorer):
         self.lcm = lcm
         self.sd_unet_config = sd_unet_config
         self.arch = arch
+        if not isinstance(size, int) or size < 16 or size % 8:
+            raise ConfigError(f"size must be a multiple of 8 (the VAE factor) >= 16, got {size!r}")
         self.clip_antialias = bool(clip_antialias)
+        self.size = size
+        self.batch_invariant = bool(batch_invariant)
         self.guidance_scale = float(guidance_scale)
         self.allow_pickle = allow_pickle
         self._nets: Any = None
@@ -124,6 +136,7 @@ class InterLCM(Restorer):
         return {"steps": self.steps, "color_fix": self.color_fix, "visual_encoder": self.visual_encoder,
                 "spatial_encoder": self.spatial_encoder, "clip": self.clip, "lcm": self.lcm,
                 "sd_unet_config": self.sd_unet_config, "arch": self.arch, "clip_antialias": self.clip_antialias,
+                "size": self.size, "batch_invariant": self.batch_invariant,
                 "guidance_scale": self.guidance_scale, "allow_pickle": self.allow_pickle}
 
     # -- weights ---------------------------------------------------------------------------------------------
@@ -209,11 +222,22 @@ class InterLCM(Restorer):
         return np.concatenate(out)
 
     def restore_chunk(self, lq: np.ndarray, seeds: Sequence[int]) -> np.ndarray:
-        """One network batch: (B, H, W, 3) uint8 and B seeds -> (B, H, W, 3) uint8 (no input checks)."""
+        """One chunk: (B, H, W, 3) uint8 and B seeds -> (B, H, W, 3) uint8 (no input checks)."""
+        import cv2
+
         from bfrbench.methods.interlcm.pipeline import run_pipeline, seeded_noise, to_model_input, to_uint8
 
         nets = self.networks()
-        h, w = lq.shape[1] // 8, lq.shape[2] // 8
-        img = run_pipeline(nets, to_model_input(lq), seeded_noise(seeds, (4, h, w)), color=self.color_fix,
-                           antialias=self.clip_antialias, guidance_scale=self.guidance_scale)
-        return to_uint8(img)
+        s = self.size
+        x = lq if lq.shape[1:3] == (s, s) else np.stack([cv2.resize(im, (s, s), interpolation=cv2.INTER_LINEAR)
+                                                         for im in lq])
+        groups = [[i] for i in range(len(x))] if self.batch_invariant else [list(range(len(x)))]
+        outs = []
+        for g in groups:
+            img = run_pipeline(nets, to_model_input(x[g]), seeded_noise([seeds[i] for i in g], (4, s // 8, s // 8)),
+                               color=self.color_fix, antialias=self.clip_antialias, guidance_scale=self.guidance_scale)
+            outs.append(to_uint8(img))
+        out = np.concatenate(outs)
+        if out.shape[1:3] != lq.shape[1:3]:
+            out = np.stack([cv2.resize(o, (lq.shape[2], lq.shape[1]), interpolation=cv2.INTER_LINEAR) for o in out])
+        return out

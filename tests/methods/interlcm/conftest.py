@@ -36,11 +36,51 @@ def make_tiny_weights(src: Path, cfg: dict[str, Any], dest: Path) -> dict[str, P
     (dest / "sd_unet_config.json").write_text(json.dumps(cfg["sd_unet_for_controlnet"]["config"]))
     ve = cfg["visual_encoder"]["kwargs"]
     arch = {"visual_encoder": {k: ve[k] for k in ("nf", "emb_dim", "ch_mult", "res_blocks", "out_channels")},
-            "clip_vit": cfg["clip_vit"]["kwargs"]}
+            "clip_vit": TINY_CLIP_768}
     (dest / "arch.json").write_text(json.dumps(arch))
+    clip = dest / "ViT-tiny-768.pt"
+    save_tiny_clip_archive(clip)
     return {"lcm": lcm, "sd_unet_config": dest / "sd_unet_config.json", "arch": dest / "arch.json",
             "visual_encoder": src / "tiny_visual_encoder.safetensors",
-            "spatial_encoder": src / "tiny_controlnet.safetensors", "clip": src / "tiny_clip_vit.safetensors"}
+            "spatial_encoder": src / "tiny_controlnet.safetensors", "clip": clip}
+
+
+#: the Visual Encoder needs 768-wide tokens (its length map is fixed), so the end-to-end tiny CLIP keeps ViT-B's
+#: width and patching with one layer; the fixture's width-64 ViT is checked on its own (test_interlcm_modules.py)
+TINY_CLIP_768 = {"input_resolution": 224, "patch_size": 16, "width": 768, "layers": 1, "heads": 12, "output_dim": 32}
+
+
+def save_tiny_clip_archive(path: Path, seed: int = 5) -> None:
+    """Seeded random tiny CLIP tower saved like OpenAI's ``ViT-B-16.pt``: a TorchScript archive whose state dict
+    keys carry the ``visual.`` prefix (so the ``torch.jit.load`` branch of the loader is exercised)."""
+    import torch
+
+    from bfrbench.methods.interlcm.clip_vit import CLIPVisionConfig, CLIPVisionTokens
+
+    class _Holder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.visual = CLIPVisionTokens(CLIPVisionConfig(**TINY_CLIP_768))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.visual(x)
+
+    g = torch.Generator().manual_seed(seed)
+    holder = _Holder()
+    with torch.no_grad():
+        for name, p in holder.named_parameters():
+            if p.ndim == 1 and name.endswith("weight"):
+                p.copy_(1 + 0.1 * torch.randn(p.shape, generator=g))
+            elif p.ndim == 1:
+                p.copy_(0.05 * torch.randn(p.shape, generator=g))
+            else:
+                p.copy_(torch.randn(p.shape, generator=g) / p[0].numel() ** 0.5)
+    import warnings
+
+    with warnings.catch_warnings():  # torch.jit is marked deprecated; OpenAI's archive format is TorchScript
+        warnings.simplefilter("ignore", FutureWarning)
+        traced = torch.jit.trace(holder.eval(), torch.zeros(1, 3, 224, 224))
+        torch.jit.save(traced, str(path))
 
 
 @pytest.fixture(scope="session")
