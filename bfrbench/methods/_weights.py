@@ -79,7 +79,9 @@ WEIGHTS: list[WeightFile] = [
          ("scheduler-config", "scheduler/scheduler_config.json", None)],
         license="MIT (LCM_Dreamshaper_v7 model card); Dreamshaper/SD-1.5 weights: CreativeML OpenRAIL-M",
         source="Latent Consistency Models (Luo et al., 2023): LCM_Dreamshaper_v7, the frozen LCM InterLCM runs",
-        note=_HF_NOTE.format(n="one downstream project pins it (a code search, 2026-12)")),
+        note=_HF_NOTE.format(n="the repository's main branch pointed to in the stored Hugging Face file listing "
+                                "('Update scheduler/scheduler_config.json (#14)'), also pinned by one downstream "
+                                "project")),
     *hf_files(
         "sd15", "stable-diffusion-v1-5/stable-diffusion-v1-5", "f03de327dd89b501a01da37fc5240cf4fdba85a1",
         [("unet-config", "unet/config.json", None)],
