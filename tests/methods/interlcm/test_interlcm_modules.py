@@ -40,6 +40,9 @@ def test_interlcm_full_spatial_encoder_matches_layout(ilcm_dir: Path) -> None:
     sd = m.state_dict()
     assert {k: list(v.shape) for k, v in sd.items()} == {k: v["shape"] for k, v in lay["keys"].items()}
     assert sum(p.numel() for p in m.parameters()) == lay["num_parameters"] == 361_279_120
+    want = lay["source"]["controlnet_config_resolved_by_diffusers"]
+    got = L.controlnet_config(hub_cfg)
+    assert {k: (list(v) if isinstance(v, tuple) else v) for k, v in got.items() if k in want} == want
     built = L.build_controlnet(_meta_sd(lay), "layout", hub_cfg)
     assert built.config.conditioning_embedding_out_channels == (16, 32, 96, 256)
     bad = _meta_sd(lay)
