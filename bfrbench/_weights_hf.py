@@ -25,7 +25,7 @@ from pathlib import Path
 from bfrbench.errors import ChecksumError, DownloadError, RegistryError, WeightsError
 from bfrbench.weights import WeightFile, all_weights, cache_path
 
-__all__ = ["HFFile", "hf_files", "is_hf", "hf_url", "fetch_hf", "import_snapshot", "group_entries", "hf_offline"]
+__all__ = ["HFFile", "fetch_hf", "group_entries", "hf_files", "hf_offline", "hf_url", "import_snapshot", "is_hf"]
 
 HFFile = tuple[str, str, "str | None"]  # (entry name suffix, path in the repository, sha256 or None)
 
@@ -90,7 +90,7 @@ def fetch_hf(w: WeightFile, dest: Path, cache_dir: Path) -> Path:
 
         got = Path(hf_hub_download(w.extra["hf_repo"], w.extra["hf_path"], revision=w.extra["hf_revision"],
                                    local_dir=scratch))
-    except Exception as exc:  # noqa: BLE001 - hub, HTTP and OS errors all mean "download failed"
+    except Exception as exc:
         shutil.rmtree(scratch, ignore_errors=True)
         raise DownloadError(f"{label}: download failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})."
                             f" {_snapshot_hint(w)}") from exc

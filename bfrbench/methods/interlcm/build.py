@@ -21,7 +21,10 @@ def read_arch(arch: str | Path | None) -> tuple[Any, Any]:
     """(VisualEncoderConfig, CLIPVisionConfig) from an arch JSON (None: the full-size ones)."""
     from bfrbench.methods.interlcm.clip_vit import VIT_B_16, CLIPVisionConfig
     from bfrbench.methods.interlcm.loading import read_json
-    from bfrbench.methods.interlcm.visual_encoder import FULL_VISUAL_ENCODER, VisualEncoderConfig
+    from bfrbench.methods.interlcm.visual_encoder import (
+        FULL_VISUAL_ENCODER,
+        VisualEncoderConfig,
+    )
 
     if arch is None:
         return FULL_VISUAL_ENCODER, VIT_B_16
@@ -52,7 +55,11 @@ def build_networks(files: Mapping[str, Path], *, steps: int, arch: str | Path | 
     """
     from bfrbench.methods.interlcm import loading as L
     from bfrbench.methods.interlcm.pipeline import InterLCMNetworks
-    from bfrbench.methods.interlcm.restorer import CLIP_WEIGHTS, ENCODER_WEIGHTS, SD15_UNET_CONFIG
+    from bfrbench.methods.interlcm.restorer import (
+        CLIP_WEIGHTS,
+        ENCODER_WEIGHTS,
+        SD15_UNET_CONFIG,
+    )
     from bfrbench.methods.interlcm.sampler import lcm_schedule
     from bfrbench.weights import load_checkpoint
 

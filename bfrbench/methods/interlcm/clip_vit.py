@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["CLIPVisionConfig", "CLIPVisionTokens", "VIT_B_16", "CLIP_MEAN", "CLIP_STD", "clip_preprocess"]
+__all__ = ["CLIP_MEAN", "CLIP_STD", "VIT_B_16", "CLIPVisionConfig", "CLIPVisionTokens", "clip_preprocess"]
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -138,7 +138,7 @@ def clip_preprocess(x: torch.Tensor, *, size: int = 224, antialias: bool = False
         nh, nw = int(size * h / w), size
     if (nh, nw) != (h, w):
         x01 = F.interpolate(x01, size=(nh, nw), mode="bicubic", align_corners=False, antialias=antialias)
-    top, left = int(round((nh - size) / 2.0)), int(round((nw - size) / 2.0))
+    top, left = round((nh - size) / 2.0), round((nw - size) / 2.0)
     x01 = x01[..., top:top + size, left:left + size]
     mean = torch.tensor(CLIP_MEAN, dtype=x01.dtype, device=x01.device).view(1, 3, 1, 1)
     std = torch.tensor(CLIP_STD, dtype=x01.dtype, device=x01.device).view(1, 3, 1, 1)

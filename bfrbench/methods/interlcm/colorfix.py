@@ -17,7 +17,7 @@ from typing import Literal
 import torch
 from torch.nn import functional as F
 
-__all__ = ["COLOR_FIXES", "ColorFix", "wavelet_decompose", "wavelet_color_fix", "adain_color_fix", "color_fix"]
+__all__ = ["COLOR_FIXES", "ColorFix", "adain_color_fix", "color_fix", "wavelet_color_fix", "wavelet_decompose"]
 
 ColorFix = Literal["wavelet", "adain", "none"]
 COLOR_FIXES: tuple[str, ...] = ("wavelet", "adain", "none")

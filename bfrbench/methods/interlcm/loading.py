@@ -24,8 +24,17 @@ from torch import nn
 from bfrbench.errors import WeightsError
 
 __all__ = [
-    "check_layout", "strict_load", "read_params_ema", "read_clip_state_dict", "read_json",
-    "build_visual_encoder", "build_clip", "build_controlnet", "build_unet", "build_vae", "controlnet_config",
+    "build_clip",
+    "build_controlnet",
+    "build_unet",
+    "build_vae",
+    "build_visual_encoder",
+    "check_layout",
+    "controlnet_config",
+    "read_clip_state_dict",
+    "read_json",
+    "read_params_ema",
+    "strict_load",
 ]
 
 
@@ -115,7 +124,7 @@ def read_clip_state_dict(path: str | os.PathLike[str], *, allow_pickle: bool = F
             with warnings.catch_warnings():  # torch >= 2.9 marks torch.jit deprecated; the archive format is OpenAI's
                 warnings.simplefilter("ignore", FutureWarning)
                 sd = dict(torch.jit.load(str(p), map_location="cpu").state_dict())
-        except Exception as exc:  # noqa: BLE001 - any failure here means "not a usable CLIP archive"
+        except Exception as exc:
             raise WeightsError(f"{p}: cannot read OpenAI's TorchScript CLIP archive: {exc}") from exc
     else:
         sd = _load_any(p, allow_pickle)
@@ -129,7 +138,10 @@ def read_clip_state_dict(path: str | os.PathLike[str], *, allow_pickle: bool = F
 # -- builders ------------------------------------------------------------------------------------------------
 def build_visual_encoder(sd: Mapping[str, torch.Tensor], path: str, cfg: Any = None) -> nn.Module:
     """Visual Encoder with ``sd`` loaded strictly (cfg: :class:`VisualEncoderConfig`, default full size)."""
-    from bfrbench.methods.interlcm.visual_encoder import FULL_VISUAL_ENCODER, VisualEncoder
+    from bfrbench.methods.interlcm.visual_encoder import (
+        FULL_VISUAL_ENCODER,
+        VisualEncoder,
+    )
 
     with torch.device("meta"):
         m = VisualEncoder(cfg or FULL_VISUAL_ENCODER)
@@ -147,7 +159,8 @@ def build_clip(sd: Mapping[str, torch.Tensor], path: str, cfg: Any = None) -> nn
 
 def controlnet_config(sd_unet_config: Mapping[str, Any]) -> dict[str, Any]:
     """The resolved config of ``ControlNetModel.from_unet(UNet2DConditionModel.from_config(sd_unet_config))``."""
-    return dict(_controlnet_on_meta(sd_unet_config).config)
+    cn: Any = _controlnet_on_meta(sd_unet_config)
+    return dict(cn.config)
 
 
 def _controlnet_on_meta(sd_unet_config: Mapping[str, Any]) -> nn.Module:
@@ -159,12 +172,12 @@ def _controlnet_on_meta(sd_unet_config: Mapping[str, Any]) -> nn.Module:
         return ControlNetModel.from_unet(unet, load_weights_from_unet=False)
 
 
-def build_controlnet(sd: Mapping[str, torch.Tensor], path: str, sd_unet_config: Mapping[str, Any]) -> nn.Module:
+def build_controlnet(sd: Mapping[str, torch.Tensor], path: str, sd_unet_config: Mapping[str, Any]) -> Any:
     """Spatial Encoder: ``ControlNetModel.from_unet`` of the SD-1.5 UNet config (from_unet defaults), loaded strictly."""
     return strict_load(_controlnet_on_meta(sd_unet_config), sd, path, "InterLCM Spatial Encoder (ControlNet)")
 
 
-def build_unet(sd: Mapping[str, torch.Tensor], path: str, config: Mapping[str, Any]) -> nn.Module:
+def build_unet(sd: Mapping[str, torch.Tensor], path: str, config: Mapping[str, Any]) -> Any:
     """LCM ``UNet2DConditionModel`` from its diffusers config, loaded strictly."""
     from diffusers import UNet2DConditionModel
 
@@ -175,7 +188,7 @@ def build_unet(sd: Mapping[str, torch.Tensor], path: str, config: Mapping[str, A
     return strict_load(m, sd, path, "LCM UNet")
 
 
-def build_vae(sd: Mapping[str, torch.Tensor], path: str, config: Mapping[str, Any]) -> nn.Module:
+def build_vae(sd: Mapping[str, torch.Tensor], path: str, config: Mapping[str, Any]) -> Any:
     """``AutoencoderKL`` from its diffusers config, loaded strictly."""
     from diffusers import AutoencoderKL
 

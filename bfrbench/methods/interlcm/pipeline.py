@@ -24,9 +24,15 @@ import torch
 
 from bfrbench.methods.interlcm.clip_vit import clip_preprocess
 from bfrbench.methods.interlcm.colorfix import color_fix
-from bfrbench.methods.interlcm.sampler import GUIDANCE_SCALE, LATENT_SCALE, LCMSchedule, NoiseFn, sample_latents
+from bfrbench.methods.interlcm.sampler import (
+    GUIDANCE_SCALE,
+    LATENT_SCALE,
+    LCMSchedule,
+    NoiseFn,
+    sample_latents,
+)
 
-__all__ = ["InterLCMNetworks", "to_model_input", "to_uint8", "seeded_noise", "run_pipeline", "encode_prompt"]
+__all__ = ["InterLCMNetworks", "encode_prompt", "run_pipeline", "seeded_noise", "to_model_input", "to_uint8"]
 
 
 @dataclass

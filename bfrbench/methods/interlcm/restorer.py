@@ -28,7 +28,7 @@ import numpy as np
 from bfrbench.errors import BfrbenchError, ConfigError, MethodError
 from bfrbench.methods._base import FACE_SIZE, Restorer
 
-__all__ = ["InterLCM", "LCM_FILES", "ENCODER_WEIGHTS"]
+__all__ = ["ENCODER_WEIGHTS", "LCM_FILES", "InterLCM"]
 
 #: files of a diffusers LCM pipeline snapshot InterLCM needs (path in the repository -> registry entry)
 LCM_FILES: dict[str, str] = {
@@ -225,7 +225,12 @@ class InterLCM(Restorer):
         """One chunk: (B, H, W, 3) uint8 and B seeds -> (B, H, W, 3) uint8 (no input checks)."""
         import cv2
 
-        from bfrbench.methods.interlcm.pipeline import run_pipeline, seeded_noise, to_model_input, to_uint8
+        from bfrbench.methods.interlcm.pipeline import (
+            run_pipeline,
+            seeded_noise,
+            to_model_input,
+            to_uint8,
+        )
 
         nets = self.networks()
         s = self.size

@@ -28,8 +28,15 @@ from typing import Any
 
 import torch
 
-__all__ = ["LCMSchedule", "lcm_schedule", "guidance_embedding", "sample_latents", "NoiseFn",
-           "GUIDANCE_SCALE", "LATENT_SCALE"]
+__all__ = [
+    "GUIDANCE_SCALE",
+    "LATENT_SCALE",
+    "LCMSchedule",
+    "NoiseFn",
+    "guidance_embedding",
+    "lcm_schedule",
+    "sample_latents",
+]
 
 #: ``guidance_scale=8.0`` hard-coded in inference_InterLCM.py; the embedding uses ``w = guidance_scale - 1``
 GUIDANCE_SCALE = 8.0

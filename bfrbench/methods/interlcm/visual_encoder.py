@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["VisualEncoder", "VisualEncoderConfig", "FULL_VISUAL_ENCODER", "UPSAMPLE_LENGTHS"]
+__all__ = ["FULL_VISUAL_ENCODER", "UPSAMPLE_LENGTHS", "VisualEncoder", "VisualEncoderConfig"]
 
 #: the official hard-coded length map of the 1-D upsampling blocks (input length -> output length)
 UPSAMPLE_LENGTHS: dict[int, int] = {768: 256, 256: 512, 512: 768}

@@ -17,7 +17,11 @@ import torch
 from safetensors.torch import load_file
 
 from bfrbench.methods.interlcm.build import build_networks
-from bfrbench.methods.interlcm.colorfix import adain_color_fix, wavelet_color_fix, wavelet_decompose
+from bfrbench.methods.interlcm.colorfix import (
+    adain_color_fix,
+    wavelet_color_fix,
+    wavelet_decompose,
+)
 from bfrbench.methods.interlcm.pipeline import run_pipeline, to_model_input, to_uint8
 from bfrbench.methods.interlcm.restorer import ENCODER_WEIGHTS, LCM_FILES
 from bfrbench.methods.interlcm.sampler import guidance_embedding, lcm_schedule

@@ -11,8 +11,17 @@ from safetensors.torch import load_file
 
 from bfrbench.errors import WeightsError
 from bfrbench.methods.interlcm import loading as L
-from bfrbench.methods.interlcm.clip_vit import VIT_B_16, CLIPVisionConfig, CLIPVisionTokens, clip_preprocess
-from bfrbench.methods.interlcm.visual_encoder import FULL_VISUAL_ENCODER, VisualEncoder, VisualEncoderConfig
+from bfrbench.methods.interlcm.clip_vit import (
+    VIT_B_16,
+    CLIPVisionConfig,
+    CLIPVisionTokens,
+    clip_preprocess,
+)
+from bfrbench.methods.interlcm.visual_encoder import (
+    FULL_VISUAL_ENCODER,
+    VisualEncoder,
+    VisualEncoderConfig,
+)
 
 
 def _meta_sd(layout: dict) -> dict[str, torch.Tensor]:
