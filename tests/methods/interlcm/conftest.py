@@ -79,6 +79,7 @@ def save_tiny_clip_archive(path: Path, seed: int = 5) -> None:
 
     with warnings.catch_warnings():  # torch.jit is marked deprecated; OpenAI's archive format is TorchScript
         warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         traced = torch.jit.trace(holder.eval(), torch.zeros(1, 3, 224, 224))
         torch.jit.save(traced, str(path))
 
