@@ -70,6 +70,8 @@ class InterLCM(Restorer):
             byte-identical to restoring the image alone (bfrbench's reproducibility rule); False: one batched call
             per network (faster on GPU; equal to the batch-1 result up to float re-association, about 1 grey level).
         guidance_scale: LCM guidance embedding scale (official: 8.0, i.e. w = 7).
+        gray_fix: faces detected as gray get the official post-processing (gray output with the input's colour
+            statistics; see :mod:`.gray`); skipped, as officially, when ``visual_encoder`` names a colorization model.
         allow_pickle: allow full pickle loading of trusted checkpoints that ``weights_only`` cannot read.
         device, dtype, batch_size: see :class:`Restorer`. fp16/bf16 cast CLIP, Visual Encoder, UNet and ControlNet
             (and the VAE unless its config sets ``force_upcast`` for fp16); scheduler arithmetic stays float32.
@@ -101,6 +103,7 @@ class InterLCM(Restorer):
         size: int = 512,
         batch_invariant: bool = True,
         guidance_scale: float = 8.0,
+        gray_fix: bool = True,
         allow_pickle: bool = False,
         device: str = "cpu",
         dtype: str = "fp32",
@@ -127,6 +130,7 @@ class InterLCM(Restorer):
         self.size = size
         self.batch_invariant = bool(batch_invariant)
         self.guidance_scale = float(guidance_scale)
+        self.gray_fix = bool(gray_fix)
         self.allow_pickle = allow_pickle
         self._nets: Any = None
         self._files: dict[str, Path] = {}
@@ -137,7 +141,7 @@ class InterLCM(Restorer):
                 "spatial_encoder": self.spatial_encoder, "clip": self.clip, "lcm": self.lcm,
                 "sd_unet_config": self.sd_unet_config, "arch": self.arch, "clip_antialias": self.clip_antialias,
                 "size": self.size, "batch_invariant": self.batch_invariant,
-                "guidance_scale": self.guidance_scale, "allow_pickle": self.allow_pickle}
+                "guidance_scale": self.guidance_scale, "gray_fix": self.gray_fix, "allow_pickle": self.allow_pickle}
 
     # -- weights ---------------------------------------------------------------------------------------------
     def resolve_files(self) -> dict[str, Path]:
@@ -245,4 +249,8 @@ class InterLCM(Restorer):
         out = np.concatenate(outs)
         if out.shape[1:3] != lq.shape[1:3]:
             out = np.stack([cv2.resize(o, (lq.shape[2], lq.shape[1]), interpolation=cv2.INTER_LINEAR) for o in out])
+        if self.gray_fix and "colorization" not in (self.visual_encoder or ""):
+            from bfrbench.methods.interlcm.gray import gray_color_transfer, is_gray
+
+            out = np.stack([gray_color_transfer(o, q) if is_gray(q) else o for o, q in zip(out, lq)])
         return out

@@ -139,3 +139,29 @@ def test_interlcm_unaligned_photo_through_runner(tmp_path: Path, ilcm_tiny: dict
     assert s["counts"]["ok"] == 1 and s["unaligned"] is True
     assert len(list((tmp_path / "run" / "faces").glob("t1_*.png"))) == 6
     assert read_image(tmp_path / "run" / "t1.png").shape == read_image(photos / "t1.jpg").shape
+
+
+def test_interlcm_gray_inputs(ilcm_tiny: dict[str, Path], faces: np.ndarray) -> None:
+    """Official post-processing of gray faces: gray output carrying the input's statistics; colour inputs untouched."""
+    from bfrbench.methods.interlcm.gray import gray_color_transfer, is_gray
+
+    gray_in = np.repeat(faces[:1].mean(axis=3, keepdims=True).round().astype(np.uint8), 3, axis=3)
+    assert is_gray(gray_in[0]) and not is_gray(faces[0])
+    opts = tiny_options(ilcm_tiny, steps=2)
+    fixed = InterLCM(**opts).restore(gray_in, seeds=[4])[0]
+    raw = InterLCM(gray_fix=False, **opts).restore(gray_in, seeds=[4])[0]
+    assert np.array_equal(fixed[..., 0], fixed[..., 1]) and np.array_equal(fixed[..., 1], fixed[..., 2])
+    assert not np.array_equal(raw[..., 0], raw[..., 1])  # the tiny random model alone does not keep it gray
+    # the input's mean and spread (clipping at 0/255 trims the spread a little)
+    assert abs(float(fixed.mean()) - float(gray_in.mean())) < 2.0
+    assert abs(float(fixed.std()) - float(gray_in.std())) < 0.1 * float(gray_in.std())
+    assert np.array_equal(gray_color_transfer(raw, gray_in[0]), fixed)
+    colour = InterLCM(**opts).restore(faces[:1], seeds=[4])
+    assert np.array_equal(colour, InterLCM(gray_fix=False, **opts).restore(faces[:1], seeds=[4]))
+    # a colorization Visual Encoder switches it off, as in the official script
+    import shutil
+
+    colorization = ilcm_tiny["lcm"].parent / "visual_encoder_colorization_1step.safetensors"
+    shutil.copyfile(ilcm_tiny["visual_encoder"], colorization)
+    out = InterLCM(**{**opts, "visual_encoder": str(colorization)}).restore(gray_in, seeds=[4])[0]
+    assert np.array_equal(out, raw)
