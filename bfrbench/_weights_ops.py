@@ -231,6 +231,10 @@ def fetch(name: str | WeightFile, *, force: bool = False, timeout: float = 60.0,
                 dest.unlink()
         if force:
             dest.with_name(dest.name + ".part").unlink(missing_ok=True)
+        if w.extra.get("hf_repo"):  # a file of a Hugging Face repository: huggingface_hub at the pinned revision
+            from bfrbench._weights_hf import fetch_hf
+
+            return fetch_hf(w, dest, cache_dir(w))
         _download_entry(w, dest, timeout=timeout, retries=retries, backoff=backoff, progress=progress)
     return dest
 

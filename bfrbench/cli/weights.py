@@ -36,9 +36,9 @@ def register(sub: Any) -> None:
     v.add_argument("names", nargs="*", metavar="NAME", help="default: every file present")
     v.set_defaults(func=run_verify)
 
-    im = ws.add_parser("import", help="check a file you downloaded by hand and put it in the cache")
+    im = ws.add_parser("import", help="check a file you downloaded by hand (or a Hugging Face snapshot folder) and put it in the cache")
     im.add_argument("name", metavar="NAME")
-    im.add_argument("path", metavar="PATH")
+    im.add_argument("path", metavar="PATH", help="the file, or for a Hugging Face group a local snapshot folder")
     im.add_argument("--move", action="store_true", help="move the file instead of copying it")
     im.add_argument("--sha256", default=None, metavar="HEX",
                     help="expected SHA-256 (from the publisher); required for entries without a registered one "
@@ -139,6 +139,15 @@ def run_verify(args: argparse.Namespace) -> int:
 def run_import(args: argparse.Namespace) -> int:
     from bfrbench import weights as W
 
+    from pathlib import Path
+
+    if Path(args.path).is_dir():  # a local snapshot of a Hugging Face repository (group or one entry)
+        from bfrbench._weights_hf import import_snapshot
+
+        for p in import_snapshot(args.name, args.path, copy=not args.move,
+                                 trust_on_first_use=args.trust_on_first_use):
+            print(f"{p.parent.name}: imported to {p} (sha256={W.expected_sha256(p.parent.name)})")
+        return 0
     p = W.import_file(args.name, args.path, copy=not args.move, sha256=args.sha256,
                       trust_on_first_use=args.trust_on_first_use)
     print(f"{args.name}: imported to {p} (sha256={W.expected_sha256(args.name)})")

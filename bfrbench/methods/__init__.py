@@ -19,6 +19,7 @@ _BUILTIN = {
     "command": "bfrbench.methods.command:CommandRestorer",
     "refldm": "bfrbench.methods.refldm:RefLDM",
     "dtbfr": "bfrbench.methods.dtbfr.restorer:DTBFR",
+    "interlcm": "bfrbench.methods.interlcm:InterLCM",
 }
 for _name, _target in _BUILTIN.items():
     METHODS.register(_name, _target)

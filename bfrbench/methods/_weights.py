@@ -18,11 +18,16 @@ non-commercial.
 
 from __future__ import annotations
 
+from bfrbench._weights_hf import hf_files
 from bfrbench.weights import WeightFile
 
 _GH = "https://github.com"
 _DOWNSTREAM = ("SHA-256 not published by the authors; value pinned by {n} independent downstream project(s) "
                "that download this exact release URL")
+
+_HF_NOTE = ("Hugging Face file at a pinned commit, fetched with huggingface_hub; the revision is one that {n}; "
+            "no SHA-256 is published (recorded on first download). Offline: `bfrbench weights import GROUP DIR` "
+            "with a local snapshot folder")
 
 WEIGHTS: list[WeightFile] = [
     # --- ReF-LDM (Hsiao et al., NeurIPS 2024), github.com/ChiWeiHsiao/ref-ldm release 1.0.0 ---------------
@@ -65,6 +70,26 @@ WEIGHTS: list[WeightFile] = [
         license="MIT (openai/CLIP)",
         source="CLIP ViT-B/16 image encoder (Radford et al., ICML 2021), InterLCM's semantic (visual) branch",
         note="published SHA-256: it is the URL's path component, checked by the clip package"),
+    # --- Hugging Face repositories InterLCM builds on (pinned revisions; see bfrbench/_weights_hf.py) -----------
+    *hf_files(
+        "lcm-dreamshaper-v7", "SimianLuo/LCM_Dreamshaper_v7", "a85df6a8bd976cdd08b4fd8f3b73f229c9e54df5",
+        [("unet-config", "unet/config.json", None),
+         ("unet", "unet/diffusion_pytorch_model.safetensors", None),
+         ("vae-config", "vae/config.json", None),
+         ("vae", "vae/diffusion_pytorch_model.safetensors", None),
+         ("scheduler-config", "scheduler/scheduler_config.json", None)],
+        license="MIT (LCM_Dreamshaper_v7 model card); Dreamshaper/SD-1.5 weights: CreativeML OpenRAIL-M",
+        source="Latent Consistency Models (Luo et al., 2023): LCM_Dreamshaper_v7, the frozen LCM InterLCM runs",
+        note=_HF_NOTE.format(n="the repository's main branch pointed to in the stored Hugging Face file listing "
+                                "('Update scheduler/scheduler_config.json (#14)'), also pinned by one downstream "
+                                "project")),
+    *hf_files(
+        "sd15", "stable-diffusion-v1-5/stable-diffusion-v1-5", "f03de327dd89b501a01da37fc5240cf4fdba85a1",
+        [("unet-config", "unet/config.json", None)],
+        license="CreativeML OpenRAIL-M",
+        source="Stable Diffusion v1.5 UNet config, from which InterLCM's Spatial Encoder (ControlNet) is built "
+               "(the official code names runwayml/stable-diffusion-v1-5, since removed; this is its mirror)",
+        note=_HF_NOTE.format(n="one downstream project pins it (a code search, 2026-12)")),
     # --- DT-BFR (Kuai et al., WACV 2025), github.com/SamsungLabs/DT-BFR ----------------------------------------
     WeightFile(
         name="dtbfr-diffusion-prior", filename="iddpm_ffhq512_ema500000.pth",
