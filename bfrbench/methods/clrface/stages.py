@@ -1,0 +1,165 @@
+"""What each training stage optimises: the trainable network, the frozen ones it needs, and its loss.
+
+All losses are ours (the paper's were not reachable); each is the plain choice for its module:
+
+* ``autoencoder``: L1(G(Q(E(HQ))), HQ) + VQ codebook/commitment + ``perceptual_weight`` * LPIPS(VGG).
+  Trained on HQ only (as VQGAN / CodeFormer stage 1). Adversarial term: not implemented.
+* ``prior``: denoising score matching on the VP SDE: ``|| eps_theta(alpha z0 + sigma eps, t, E(LQ)) - eps ||^2``
+  with ``z0 = Q(E(HQ))`` and ``t ~ U[t_eps, 1]``; autoencoder frozen.
+* ``irn``: ``1 - cos(IRN(LQ), FR(HQ))``; FR frozen.
+* ``mask``: ``ID(G(z - step * M * g)) + fidelity_weight * L1(G(z - step * M * g), HQ) + sparsity_weight * mean(M)``
+  with ``z = E(LQ)``, ``g`` the (constant) FR-distance gradient at ``z`` toward ``FR(HQ)``, ``M`` the soft mask;
+  autoencoder and FR frozen.
+
+``noise_seed`` feeds one CPU ``torch.Generator`` for the stage's own randomness (diffusion time and noise), so a
+loss evaluated twice on the same batch and seed is the same number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from bfrbench.errors import ConfigError
+from bfrbench.methods.clrface.config import CLRFaceConfig
+from bfrbench.methods.clrface.pipeline import build_networks, load_state
+from bfrbench.methods.clrface.score import VPSDE
+
+__all__ = ["StageSpec", "build_stage", "LossFn"]
+
+LossFn = Callable[[torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, dict[str, float]]]
+
+
+@dataclass
+class StageSpec:
+    """A stage's trainable ``module``, its ``loss(hq, lq, noise_seed) -> (loss, logs)`` and log column names."""
+
+    name: str
+    module: nn.Module
+    loss: LossFn
+    columns: tuple[str, ...]
+    fr_path: str | None = None
+
+
+def _frozen(cfg: CLRFaceConfig, run: Path, stage: str, device: torch.device, needed_by: str) -> nn.Module:
+    from bfrbench.methods.clrface.weights_format import _read_safetensors, stage_path
+
+    p = stage_path(run, stage)
+    if not p.is_file():
+        raise ConfigError(f"stage {needed_by!r} needs the trained {stage!r} stage ({p} is missing): run "
+                          f"`bfrbench train clrface --stage {stage} --out {run} ...` first")
+    net = build_networks(cfg)[stage]
+    load_state(net, _read_safetensors(p)[0], str(p))
+    return net.to(device).eval().requires_grad_(False)
+
+
+def _autoencoder(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str | None) -> StageSpec:
+    ae = build_networks(cfg)["autoencoder"].to(device)
+    pw = cfg.train.perceptual_weight
+    lp: nn.Module | None = None
+    if pw > 0:
+        from bfrbench.errors import WeightsError
+
+        try:
+            import lpips
+
+            lp = lpips.LPIPS(net="vgg", verbose=False).to(device).eval().requires_grad_(False)
+        except Exception as exc:  # torchvision's VGG download fails offline
+            raise WeightsError(f"autoencoder stage: LPIPS(VGG) for perceptual_weight={pw} could not be built "
+                               f"({type(exc).__name__}: {exc}); put torchvision's vgg16 file in "
+                               "$TORCH_HOME/hub/checkpoints or set train.perceptual_weight to 0") from None
+
+    def loss(hq: torch.Tensor, lq: torch.Tensor, noise_seed: int) -> tuple[torch.Tensor, dict[str, float]]:
+        rec, vq = ae(hq)
+        l1 = F.l1_loss(rec, hq)
+        total = l1 + vq
+        logs = {"l1": float(l1.detach()), "vq": float(vq.detach()), "lpips": 0.0}
+        if lp is not None:
+            perc = lp(rec.clamp(-1, 1), hq).mean()
+            total = total + pw * perc
+            logs["lpips"] = float(perc.detach())
+        return total, logs
+
+    return StageSpec("autoencoder", ae, loss, ("l1", "vq", "lpips"))
+
+
+def _prior(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str | None) -> StageSpec:
+    ae = _frozen(cfg, run, "autoencoder", device, "prior")
+    net = build_networks(cfg)["prior"].to(device)
+    sde = VPSDE(cfg.score.beta_min, cfg.score.beta_max, cfg.score.t_eps)
+
+    def loss(hq: torch.Tensor, lq: torch.Tensor, noise_seed: int) -> tuple[torch.Tensor, dict[str, float]]:
+        with torch.no_grad():
+            z0 = ae.quantize(ae.encode(hq))
+            cond = ae.encode(lq)
+        gen = torch.Generator().manual_seed(int(noise_seed))
+        b = z0.shape[0]
+        t = sde.t_eps + (1.0 - sde.t_eps) * torch.rand((b,), generator=gen)
+        eps = torch.randn(tuple(z0.shape), generator=gen)
+        t, eps = t.to(device), eps.to(device)
+        pred = net(sde.perturb(z0, t, eps), t, cond)
+        mse = F.mse_loss(pred.float(), eps)
+        return mse, {"eps_mse": float(mse.detach())}
+
+    return StageSpec("prior", net, loss, ("eps_mse",))
+
+
+def _irn(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str | None) -> StageSpec:
+    from bfrbench.methods.clrface.face_recognition import build_fr, gray_resize
+
+    fr, fr_path = build_fr(cfg.fr, fr_weights)
+    fr = fr.to(device)
+    irn = build_networks(cfg)["irn"].to(device)
+
+    def loss(hq: torch.Tensor, lq: torch.Tensor, noise_seed: int) -> tuple[torch.Tensor, dict[str, float]]:
+        with torch.no_grad():
+            target = fr(gray_resize(hq, fr.input_size)).float()
+        cos = F.cosine_similarity(irn(lq).float(), target, dim=1)
+        d = (1.0 - cos).mean()
+        return d, {"id_distance": float(d.detach())}
+
+    return StageSpec("irn", irn, loss, ("id_distance",), fr_path)
+
+
+def _mask(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str | None) -> StageSpec:
+    from bfrbench.methods.clrface.face_recognition import build_fr, gray_resize, identity_distance
+    from bfrbench.methods.clrface.guidance import identity_gradient
+
+    ae = _frozen(cfg, run, "autoencoder", device, "mask")
+    fr, fr_path = build_fr(cfg.fr, fr_weights)
+    fr = fr.to(device)
+    mask = build_networks(cfg)["mask"].to(device)
+    mc = cfg.mask
+
+    def loss(hq: torch.Tensor, lq: torch.Tensor, noise_seed: int) -> tuple[torch.Tensor, dict[str, float]]:
+        with torch.no_grad():
+            z = ae.encode(lq)
+            target = fr(gray_resize(hq, fr.input_size)).float()
+        g = identity_gradient(z, ae.decode, fr, target).detach()
+        m = mask.soft()  # type: ignore[operator]
+        img = ae.decode(z - mc.step_size * m * g).clamp(-1, 1)
+        idd = identity_distance(fr, img, target).mean()
+        fid = F.l1_loss(img, hq)
+        sparsity = m.mean()
+        total = idd + mc.fidelity_weight * fid + mc.sparsity_weight * sparsity
+        return total, {"id_distance": float(idd.detach()), "l1": float(fid.detach()), "mask_mean": float(sparsity.detach())}
+
+    return StageSpec("mask", mask, loss, ("id_distance", "l1", "mask_mean"), fr_path)
+
+
+_BUILDERS: dict[str, Callable[[CLRFaceConfig, Path, torch.device, str | None], StageSpec]] = {
+    "autoencoder": _autoencoder, "prior": _prior, "irn": _irn, "mask": _mask}
+
+
+def build_stage(stage: str, cfg: CLRFaceConfig, run: str | Path, device: Any = "cpu",
+                fr_weights: str | None = None) -> StageSpec:
+    """The :class:`StageSpec` of ``stage`` (frozen inputs loaded from ``run``)."""
+    if stage not in _BUILDERS:
+        raise ConfigError(f"unknown clrface stage {stage!r}; stages: {', '.join(_BUILDERS)}")
+    return _BUILDERS[stage](cfg, Path(run), torch.device(device), fr_weights)
