@@ -60,6 +60,7 @@ CATALOGUE_MODULES: tuple[str, ...] = (
     "bfrbench.faces._weights",
     "bfrbench.metrics._weights",
     "bfrbench.methods._weights",
+    "bfrbench.methods.clrface._weights",
 )
 
 

@@ -18,6 +18,7 @@ _BUILTIN = {
     "classical": "bfrbench.methods.baselines:Classical",
     "command": "bfrbench.methods.command:CommandRestorer",
     "refldm": "bfrbench.methods.refldm:RefLDM",
+    "clrface": "bfrbench.methods.clrface.restorer:CLRFace",
 }
 for _name, _target in _BUILTIN.items():
     METHODS.register(_name, _target)
