@@ -26,17 +26,36 @@ from bfrbench.methods.clrface.mask import LatentMask
 from bfrbench.methods.clrface.sampler import Guidance, sample
 from bfrbench.methods.clrface.score import VPSDE, ScoreUNet
 
-__all__ = ["build_networks", "load_state", "CLRFacePipeline", "to_tensor", "to_uint8"]
+__all__ = ["build_network", "build_networks", "load_state", "CLRFacePipeline", "to_tensor", "to_uint8"]
+
+
+def build_network(cfg: CLRFaceConfig, stage: str, init_seed: int | None = None) -> nn.Module:
+    """A fresh network of ``stage`` with torch's default initialisation.
+
+    ``init_seed``: draw the initial weights with torch's RNG seeded to it inside ``torch.random.fork_rng`` (the
+    global state is restored afterwards), so a training run's initial weights are a function of its seed.
+    """
+    def make() -> nn.Module:
+        if stage == "autoencoder":
+            return VQAutoencoder(cfg.autoencoder)
+        if stage == "prior":
+            return ScoreUNet(cfg.score, cfg.autoencoder.latent_channels)
+        if stage == "irn":
+            return IdentityRecoveryNetwork(cfg.irn, cfg.fr.embedding)
+        if stage == "mask":
+            return LatentMask(cfg.mask, cfg.autoencoder.latent_channels, cfg.latent_size)
+        raise ArtifactError(f"unknown clrface stage {stage!r}")
+
+    if init_seed is None:
+        return make()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(init_seed))
+        return make()
 
 
 def build_networks(cfg: CLRFaceConfig) -> dict[str, nn.Module]:
-    """Fresh (randomly initialised, torch default init) networks of every stage, keyed by stage name."""
-    return {
-        "autoencoder": VQAutoencoder(cfg.autoencoder),
-        "prior": ScoreUNet(cfg.score, cfg.autoencoder.latent_channels),
-        "irn": IdentityRecoveryNetwork(cfg.irn, cfg.fr.embedding),
-        "mask": LatentMask(cfg.mask, cfg.autoencoder.latent_channels, cfg.latent_size),
-    }
+    """Fresh networks of every stage, keyed by stage name."""
+    return {s: build_network(cfg, s) for s in ("autoencoder", "prior", "irn", "mask")}
 
 
 def load_state(module: nn.Module, state: dict[str, Any], where: str) -> None:
@@ -81,12 +100,12 @@ class CLRFacePipeline:
 
     def __init__(self, cfg: CLRFaceConfig, states: dict[str, dict[str, Any]], *, device: torch.device,
                  dtype: torch.dtype, fr_weights: str | None = None, guided: bool = True) -> None:
-        nets = build_networks(cfg)
         need = ["autoencoder", "prior"] + (["irn", "mask"] if guided else [])
         missing = [s for s in need if s not in states]
         if missing:
             raise ArtifactError(f"clrface weights lack stage(s) {', '.join(missing)}: train them with "
                                 f"`bfrbench train clrface --stage {missing[0]} ...` into the same run folder")
+        nets = {s: build_network(cfg, s) for s in need}
         self.cfg, self.device, self.dtype = cfg, device, dtype
         self.sde = VPSDE(cfg.score.beta_min, cfg.score.beta_max, cfg.score.t_eps)
         for s in need:

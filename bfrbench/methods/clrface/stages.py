@@ -28,7 +28,7 @@ from torch.nn import functional as F
 
 from bfrbench.errors import ConfigError
 from bfrbench.methods.clrface.config import CLRFaceConfig
-from bfrbench.methods.clrface.pipeline import build_networks, load_state
+from bfrbench.methods.clrface.pipeline import build_network, load_state
 from bfrbench.methods.clrface.score import VPSDE
 
 __all__ = ["StageSpec", "build_stage", "LossFn"]
@@ -54,13 +54,14 @@ def _frozen(cfg: CLRFaceConfig, run: Path, stage: str, device: torch.device, nee
     if not p.is_file():
         raise ConfigError(f"stage {needed_by!r} needs the trained {stage!r} stage ({p} is missing): run "
                           f"`bfrbench train clrface --stage {stage} --out {run} ...` first")
-    net = build_networks(cfg)[stage]
+    net = build_network(cfg, stage)
     load_state(net, _read_safetensors(p)[0], str(p))
     return net.to(device).eval().requires_grad_(False)
 
 
-def _autoencoder(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str | None) -> StageSpec:
-    ae = build_networks(cfg)["autoencoder"].to(device)
+def _autoencoder(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str | None,
+                 seed: int) -> StageSpec:
+    ae = build_network(cfg, "autoencoder", seed).to(device)
     pw = cfg.train.perceptual_weight
     lp: nn.Module | None = None
     if pw > 0:
@@ -89,9 +90,10 @@ def _autoencoder(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights
     return StageSpec("autoencoder", ae, loss, ("l1", "vq", "lpips"))
 
 
-def _prior(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str | None) -> StageSpec:
+def _prior(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str | None,
+           seed: int) -> StageSpec:
     ae = _frozen(cfg, run, "autoencoder", device, "prior")
-    net = build_networks(cfg)["prior"].to(device)
+    net = build_network(cfg, "prior", seed).to(device)
     sde = VPSDE(cfg.score.beta_min, cfg.score.beta_max, cfg.score.t_eps)
 
     def loss(hq: torch.Tensor, lq: torch.Tensor, noise_seed: int) -> tuple[torch.Tensor, dict[str, float]]:
@@ -110,12 +112,13 @@ def _prior(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str 
     return StageSpec("prior", net, loss, ("eps_mse",))
 
 
-def _irn(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str | None) -> StageSpec:
+def _irn(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str | None,
+         seed: int) -> StageSpec:
     from bfrbench.methods.clrface.face_recognition import build_fr, gray_resize
 
     fr, fr_path = build_fr(cfg.fr, fr_weights)
     fr = fr.to(device)
-    irn = build_networks(cfg)["irn"].to(device)
+    irn = build_network(cfg, "irn", seed).to(device)
 
     def loss(hq: torch.Tensor, lq: torch.Tensor, noise_seed: int) -> tuple[torch.Tensor, dict[str, float]]:
         with torch.no_grad():
@@ -127,14 +130,15 @@ def _irn(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str | 
     return StageSpec("irn", irn, loss, ("id_distance",), fr_path)
 
 
-def _mask(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str | None) -> StageSpec:
+def _mask(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str | None,
+          seed: int) -> StageSpec:
     from bfrbench.methods.clrface.face_recognition import build_fr, gray_resize, identity_distance
     from bfrbench.methods.clrface.guidance import identity_gradient
 
     ae = _frozen(cfg, run, "autoencoder", device, "mask")
     fr, fr_path = build_fr(cfg.fr, fr_weights)
     fr = fr.to(device)
-    mask = build_networks(cfg)["mask"].to(device)
+    mask = build_network(cfg, "mask", seed).to(device)
     mc = cfg.mask
 
     def loss(hq: torch.Tensor, lq: torch.Tensor, noise_seed: int) -> tuple[torch.Tensor, dict[str, float]]:
@@ -153,13 +157,14 @@ def _mask(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str |
     return StageSpec("mask", mask, loss, ("id_distance", "l1", "mask_mean"), fr_path)
 
 
-_BUILDERS: dict[str, Callable[[CLRFaceConfig, Path, torch.device, str | None], StageSpec]] = {
+_BUILDERS: dict[str, Callable[[CLRFaceConfig, Path, torch.device, str | None, int], StageSpec]] = {
     "autoencoder": _autoencoder, "prior": _prior, "irn": _irn, "mask": _mask}
 
 
 def build_stage(stage: str, cfg: CLRFaceConfig, run: str | Path, device: Any = "cpu",
-                fr_weights: str | None = None) -> StageSpec:
-    """The :class:`StageSpec` of ``stage`` (frozen inputs loaded from ``run``)."""
+                fr_weights: str | None = None, init_seed: int = 0) -> StageSpec:
+    """The :class:`StageSpec` of ``stage`` (frozen inputs loaded from ``run``; trainable initialised from
+    ``init_seed``)."""
     if stage not in _BUILDERS:
         raise ConfigError(f"unknown clrface stage {stage!r}; stages: {', '.join(_BUILDERS)}")
-    return _BUILDERS[stage](cfg, Path(run), torch.device(device), fr_weights)
+    return _BUILDERS[stage](cfg, Path(run), torch.device(device), fr_weights, init_seed)

@@ -221,7 +221,7 @@ def train_stage(stage: str, opts: TrainOptions) -> dict[str, Any]:
         raise ConfigError(f"{run}: stage {stage!r} was already trained or started; pass --resume to continue it "
                           "or choose a new --out")
     data = FacePairs(opts.faces, opts.recipe, cfg.image_size, opts.seed)
-    spec = build_stage(stage, cfg, run, device, opts.fr_weights)
+    spec = build_stage(stage, cfg, run, device, opts.fr_weights, item_seed(opts.seed, stage, "init"))
     module = spec.module
     trainable = module
     if opts.ddp:
