@@ -6,12 +6,14 @@ paper (secondary summary): encoder E, decoder G and a codebook Z: the latent is 
 
 ours (paper body not reachable):
 
-* Quantised latent. ``encode`` returns the continuous encoder output ``z_e`` (B, C, h, w); ``quantize`` snaps
-  each position to its nearest codebook vector (squared L2) with the straight-through estimator. The clean
+* Quantised latent. ``encode`` returns the continuous encoder output ``z_e`` (B, C, h, w), l2-normalised per
+  position; ``quantize`` snaps each position to its nearest unit codebook vector (cosine; ViT-VQGAN-style
+  l2-normalised codes, see :class:`Codebook`) with the straight-through estimator. The clean
   latent the diffusion prior models is the *quantised* HQ latent ``z_q`` (codebook vectors are continuous, so a
   score model applies unchanged); the condition is the *continuous* LQ encoding ``z_e(LQ)`` (it keeps what the
-  codebook would throw away). The sampler's final latent is snapped to the codebook before decoding
-  (``SamplerConfig.quantize_output``).
+  codebook would throw away). The sampler's final latent is normalised per position and, only if
+  ``SamplerConfig.quantize_output`` (off by default: snapping erases the small identity step), snapped to the
+  codebook before decoding.
 * Sizes: LDM's VQ-f4 layout (128 channels, multipliers 1-2-4, 2 residual blocks, one middle attention),
   ``latent_channels=4`` and 8192 codes.
 * Loss: L1 + LPIPS (``TrainConfig.perceptual_weight``) + codebook and commitment terms (VQ-VAE, beta 0.25).
@@ -85,26 +87,38 @@ class Decoder(nn.Module):
 
 
 class Codebook(nn.Module):
-    """Nearest-neighbour vector quantiser with a straight-through gradient (VQ-VAE, van den Oord et al. 2017)."""
+    """Nearest-neighbour vector quantiser with a straight-through gradient (VQ-VAE, van den Oord et al. 2017).
+
+    ours: latent vectors and codes are l2-normalised before matching (ViT-VQGAN, Yu et al. ICLR 2022): with a
+    plain codebook the encoder's output scale ran away from the slowly moving codes in our runs (the VQ loss grew
+    while L1 fell); on the unit sphere the codebook stays in use and the latent has a fixed scale, which also suits
+    the diffusion prior.
+    """
 
     def __init__(self, size: int, dim: int, beta: float) -> None:
         super().__init__()
         self.embedding = nn.Embedding(size, dim)
-        nn.init.uniform_(self.embedding.weight, -1.0 / size, 1.0 / size)
+        nn.init.normal_(self.embedding.weight)
         self.beta = beta
 
+    def codes(self) -> torch.Tensor:
+        """(size, dim) unit-norm codes."""
+        return F.normalize(self.embedding.weight, dim=1)
+
     def indices(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, C, h, w) -> (B, h, w) int64 index of the nearest code (squared L2; ties: lowest index)."""
+        """(B, C, h, w) -> (B, h, w) int64 index of the nearest unit code to the normalised vector (max cosine)."""
         b, c, h, w = z.shape
-        flat = z.permute(0, 2, 3, 1).reshape(-1, c).float()
-        e = self.embedding.weight.float()
-        d = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ e.t() + e.pow(2).sum(1)[None]
-        return d.argmin(1).reshape(b, h, w)
+        flat = F.normalize(z.permute(0, 2, 3, 1).reshape(-1, c).float(), dim=1)
+        return (flat @ self.codes().float().t()).argmax(1).reshape(b, h, w)
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Returns (z_q with straight-through gradient (B, C, h, w), VQ loss scalar, indices (B, h, w))."""
+        """Returns (z_q with straight-through gradient (B, C, h, w), VQ loss scalar, indices (B, h, w)).
+
+        ``z`` is normalised per position first, so z_q is a unit code vector.
+        """
         idx = self.indices(z)
-        zq = self.embedding(idx).permute(0, 3, 1, 2).to(z.dtype)
+        z = F.normalize(z, dim=1)
+        zq = F.embedding(idx, self.codes()).permute(0, 3, 1, 2).to(z.dtype)
         loss = F.mse_loss(zq, z.detach()) + self.beta * F.mse_loss(z, zq.detach())
         return z + (zq - z).detach(), loss, idx
 
@@ -120,8 +134,8 @@ class VQAutoencoder(nn.Module):
         self.decoder = Decoder(cfg)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Continuous latent z_e: (B, 3, H, W) in [-1, 1] -> (B, C, H/4, W/4)."""
-        return self.encoder(x)
+        """Continuous latent z_e, unit-normalised per position like the codes: (B, 3, H, W) -> (B, C, H/4, W/4)."""
+        return F.normalize(self.encoder(x), dim=1)
 
     def quantize(self, z: torch.Tensor) -> torch.Tensor:
         """Snap to the codebook (no loss): (B, C, h, w) -> (B, C, h, w)."""

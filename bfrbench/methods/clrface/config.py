@@ -98,7 +98,8 @@ class IRNConfig:
 class MaskConfig:
     """Learnable latent mask (paper: learnable, selects identity-related latent features; ours: parametrisation)."""
 
-    init_logit: float = 0.0             # ours: sigmoid(0) = 0.5, undecided at start
+    init_logit: float = 2.0             # ours: start with every feature selected (sigmoid(2) = 0.88); the
+                                        # objective prunes those whose identity step costs fidelity
     temperature: float = 1.0            # ours
     sparsity_weight: float = 0.1        # ours: keeps the subset small ("leaving the other features untouched")
     fidelity_weight: float = 1.0        # ours: L1 to HQ after the masked identity step
@@ -114,7 +115,9 @@ class SamplerConfig:
     guidance: float = 0.05              # ours: identity-gradient step size on the x0 estimate
     guidance_until: float = 0.0         # ours: guide while t > this (0: every step)
     start_t: float = 1.0                # ours: start from pure noise (t=1)
-    quantize_output: bool = True        # ours: snap the final latent to the codebook before decoding
+    project_x0: bool = True             # ours: project each x0 estimate onto the unit sphere of the latent
+    quantize_output: bool = False       # ours: snap the final latent to the codebook before decoding; off by
+                                        # default because snapping erases the (small) identity step
 
 
 @dataclass
@@ -189,8 +192,8 @@ class CLRFaceConfig:
         """Test configuration: 64-pixel internals, tiny widths, random FR network, few sampler steps."""
         return cls(
             image_size=64,
-            autoencoder=AutoencoderConfig(base_channels=16, channel_mult=(1, 2, 2), num_res_blocks=1,
-                                          latent_channels=4, codebook_size=64, norm_groups=8, attention=True),
+            autoencoder=AutoencoderConfig(base_channels=8, channel_mult=(1, 2, 4), num_res_blocks=1,
+                                          latent_channels=4, codebook_size=64, norm_groups=4, attention=True),
             score=ScoreConfig(base_channels=16, channel_mult=(1, 2), num_res_blocks=1, attention_levels=(1,),
                               norm_groups=8),
             fr=FRConfig(widths=(8, 16, 16, 32), layers=(1, 1, 1, 1), input_size=32, embedding=32, weights=None),

@@ -89,7 +89,8 @@ def gray_resize(img: torch.Tensor, size: int) -> torch.Tensor:
 
 def identity_distance(fr: ResNetArcFace, img: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-image cosine distance ``1 - cos(FR(img), target)``: img (B, 3, H, W) in [-1, 1], target (B, D) -> (B,)."""
-    emb = fr(gray_resize(img, fr.input_size))
+    dtype = next(fr.parameters()).dtype
+    emb = fr(gray_resize(img.float(), fr.input_size).to(dtype))
     return 1.0 - F.cosine_similarity(emb.float(), target.float(), dim=1)
 
 

@@ -50,7 +50,7 @@ class IdentityRecoveryNetwork(nn.Module):
 
     def forward(self, lq: torch.Tensor) -> torch.Tensor:
         if lq.shape[-1] != self.input_size or lq.shape[-2] != self.input_size:
-            lq = F.interpolate(lq, (self.input_size, self.input_size), mode="bilinear", align_corners=False,
-                               antialias=lq.shape[-1] > self.input_size)
+            lq = F.interpolate(lq.float(), (self.input_size, self.input_size), mode="bilinear", align_corners=False,
+                               antialias=lq.shape[-1] > self.input_size).to(lq.dtype)  # float32: no bf16 kernel
         h = F.silu(self.norm_out(self.body(self.conv_in(lq))))
         return self.head(h.mean(dim=(2, 3)))

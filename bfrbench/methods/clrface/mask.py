@@ -9,7 +9,8 @@ ours:
 * One logit per latent feature, shape (C, h, w) at the latent resolution (faces are aligned, so a position
   means the same facial part in every image). Training uses the soft mask ``sigmoid(logit / temperature)``;
   inference uses the hard mask ``logit > 0`` (exactly 0 or 1), so the identity gradient touches only the chosen
-  features and every other feature is left bit-for-bit untouched (tested).
+  features and every other feature is left bit-for-bit untouched (tested). The logits start at
+  ``init_logit = 2`` (all selected) and the objective below prunes them.
 * Learning objective (train.py, ``mask`` stage): starting from the LQ latent, one masked identity step
   ``z' = z - step * M * g`` (``g`` = gradient of the FR cosine distance to the HQ identity, treated as a
   constant) must make ``decode(z')`` closer to the HQ identity while staying close to the HQ pixels; a sparsity

@@ -6,7 +6,7 @@ Inference per image (ours where the paper body was not reachable; see the module
 2. ``c = E(LQ)`` continuous latent (autoencoder.py).
 3. Reverse diffusion of the clean latent conditioned on ``c`` (score.py, sampler.py), with the masked
    identity gradient toward ``IRN(LQ)`` when guidance is on (irn.py, mask.py, guidance.py).
-4. Snap to the codebook (optional), decode, clamp, ``round((x + 1) * 127.5)`` to uint8, bicubic back to S.
+4. Normalise each latent position to unit length (the codes' sphere), snap to the codebook (optional), decode, clamp, ``round((x + 1) * 127.5)`` to uint8, bicubic back to S.
 """
 
 from __future__ import annotations
@@ -155,7 +155,10 @@ class CLRFacePipeline:
             def eps_fn(z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
                 return self.score(z.to(self.dtype), t, cond.to(self.dtype)).float()
 
-            z0 = sample(eps_fn, self.sde, cond, gens, steps=steps, eta=eta, start=cfg.sampler.start_t, guidance=guide)
+            proj = (lambda v: torch.nn.functional.normalize(v, dim=1)) if cfg.sampler.project_x0 else None
+            z0 = sample(eps_fn, self.sde, cond, gens, steps=steps, eta=eta, start=cfg.sampler.start_t, guidance=guide,
+                        project=proj)
+            z0 = torch.nn.functional.normalize(z0, dim=1)  # the decoder's input space: unit vectors per position
             if cfg.sampler.quantize_output:
                 z0 = self.ae.quantize(z0.to(self.dtype)).float()
             out = self.decode(z0)

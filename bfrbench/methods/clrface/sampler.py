@@ -8,7 +8,9 @@ ours: a deterministic-by-default DDIM update (Song, Meng & Ermon, ICLR 2021) wri
 (alpha, sigma): with ``a = alpha(t)``, ``s = sigma(t)`` and the next time's ``a', s'``,
 
     eps   = eps_theta(z_t, t, c)
-    x0    = (z_t - s eps) / a           -> identity guidance on x0 where the mask is 1 (guidance.py)
+    x0    = (z_t - s eps) / a           -> projected per position onto the unit sphere (the latent space's
+                                           codes live there; like DDPM's clip of x0), then the identity
+                                           guidance on x0 where the mask is 1 (guidance.py)
     eps   = (z_t - a x0) / s            (re-derived so the step stays consistent with the guided x0)
     z_t'  = a' x0 + sqrt(s'^2 - r^2) eps + r n,   r = eta * sqrt((1 - a'^2)/(1 - a^2) * (1 - a^2/a'^2))
 
@@ -57,7 +59,8 @@ def _noise(gens: Sequence[torch.Generator], shape: tuple[int, ...], device: torc
 
 def sample(eps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sde: VPSDE, cond: torch.Tensor,
            gens: Sequence[torch.Generator], *, steps: int, eta: float = 0.0, start: float = 1.0,
-           guidance: Guidance | None = None) -> torch.Tensor:
+           guidance: Guidance | None = None,
+           project: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Run the reverse process.
 
     Args:
@@ -67,6 +70,8 @@ def sample(eps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sde: VP
         gens: one CPU generator per image (initial noise first, then one draw per step when eta > 0).
         steps: network evaluations; eta: DDIM eta; start: initial time in (t_eps, 1].
         guidance: masked identity guidance, or None.
+        project: applied to each x0 estimate before guidance (the pipeline projects onto the unit sphere of the
+            latent space, the analogue of DDPM's clipping of x0 to [-1, 1]); None: no projection.
 
     Returns:
         (B, C, h, w) float32 clean-latent estimate.
@@ -81,6 +86,9 @@ def sample(eps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sde: VP
         a, s = sde.alpha(t), sde.sigma(t)
         eps = eps_fn(z, torch.full((z.shape[0],), t, dtype=torch.float32, device=dev))
         x0 = (z - s * eps) / a
+        if project is not None:
+            x0 = project(x0)
+            eps = (z - a * x0) / s
         if guidance is not None and guidance.strength != 0.0 and t > guidance.until:
             g = identity_gradient(x0, guidance.decode, guidance.fr, guidance.target).float()
             x0 = guided_estimate(x0, guidance.mask, g, guidance.strength)

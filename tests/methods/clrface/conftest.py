@@ -37,7 +37,16 @@ def clr_faces(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def clr_run(tmp_path_factory: pytest.TempPathFactory, clr_faces: Path) -> Path:
+def clr_recipe(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The gfpgan preset at 96 px with a 9x9 blur kernel (the same ops, cheap enough for tests)."""
+    p = tmp_path_factory.mktemp("clr_recipe") / "clr-test.yaml"
+    p.write_text("include: gfpgan\nname: clr-test\nversion: 1\nsize: 96\nmin_size: 32\n"
+                 "override:\n  blur: {kernel_size: 9, sigma: [0.1, 2]}\n  downsample: {scale: [1, 4]}\n")
+    return str(p)
+
+
+@pytest.fixture(scope="session")
+def clr_run(tmp_path_factory: pytest.TempPathFactory, clr_faces: Path, clr_recipe: str) -> Path:
     """A tiny run folder with all four stages trained for 3 iterations each by ``bfrbench train clrface``."""
     import os
 
@@ -49,7 +58,7 @@ def clr_run(tmp_path_factory: pytest.TempPathFactory, clr_faces: Path) -> Path:
     run = tmp_path_factory.mktemp("clr_run") / "run"
     try:
         for stage in ("autoencoder", "prior", "irn", "mask"):
-            rc = main(["train", "clrface", "--stage", stage, "--faces", str(clr_faces), "--recipe", "gfpgan",
+            rc = main(["train", "clrface", "--stage", stage, "--faces", str(clr_faces), "--recipe", clr_recipe,
                        "--out", str(run), "--iters", "3", "--config", "tiny", "--no-tensorboard"])
             assert rc == 0, stage
     finally:

@@ -42,10 +42,11 @@ def test_autoencoder_shapes_and_codebook(cfg: CLRFaceConfig) -> None:
     assert z.shape == (2, 4, 16, 16)  # f = 4
     zq, vq, idx = ae.codebook(z)
     assert idx.shape == (2, 16, 16) and vq.ndim == 0
-    codes = ae.codebook.embedding.weight
-    # every quantised vector is a codebook row, the nearest one
+    codes = torch.nn.functional.normalize(ae.codebook.embedding.weight, dim=1)
+    # every quantised vector is a unit codebook row, the nearest one to the unit-normalised latent
     flat = zq.permute(0, 2, 3, 1).reshape(-1, 4)
-    d = torch.cdist(z.permute(0, 2, 3, 1).reshape(-1, 4), codes)
+    zn = z.permute(0, 2, 3, 1).reshape(-1, 4)
+    d = torch.cdist(zn / zn.norm(dim=1, keepdim=True), codes)
     assert torch.equal(idx.reshape(-1), d.argmin(1))
     assert torch.allclose(flat, codes[d.argmin(1)], atol=1e-7)  # straight-through: z + (zq - z).detach()
     rec, _ = ae(x)
@@ -65,7 +66,9 @@ def test_score_net_irn_mask_fr_shapes(cfg: CLRFaceConfig) -> None:
     irn = IdentityRecoveryNetwork(cfg.irn, cfg.fr.embedding)
     assert irn(torch.rand(2, 3, 64, 64)).shape == (2, 32)
     m = LatentMask(cfg.mask, 4, 16)
-    assert m.soft().shape == (1, 4, 16, 16) and torch.allclose(m.soft(), torch.full((1, 4, 16, 16), 0.5))
+    assert m.soft().shape == (1, 4, 16, 16) and torch.allclose(m.soft(), torch.full((1, 4, 16, 16), 0.8807971))
+    with torch.no_grad():
+        m.logits.fill_(-1.0)
     with torch.no_grad():
         m.logits[0, :3] = 2.0
     assert set(m.hard().unique().tolist()) == {0.0, 1.0} and m.fraction() == 3 * 16 / (4 * 16 * 16)
