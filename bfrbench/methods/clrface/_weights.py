@@ -16,5 +16,6 @@ WEIGHTS: list[WeightFile] = [
         license="Apache-2.0 (GFPGAN repository); see its README",
         source="ArcFace ResNet-18 (IRBlock, 128x128 grey input) from GFPGAN (Wang et al., CVPR 2021), used by "
                "clrface for the identity gradient",
-        note="a torch state dict (keys may carry a 'module.' prefix); loads with weights_only=True"),
+        note="SHA-256 not published by GFPGAN (the first verified download records it); a torch state dict "
+             "(keys may carry a 'module.' prefix) that loads with weights_only=True"),
 ]

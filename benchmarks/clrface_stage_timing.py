@@ -1,0 +1,61 @@
+"""Seconds per training iteration of each CLR-Face stage at full size, through the public training API.
+
+Usage: ``python benchmarks/clrface_stage_timing.py [--iters 3] [--batch-size 1] [--device cpu] [--out DIR]``
+
+Runs ``train_stage`` for each stage on two real faces (skimage's astronaut crop and its mirror, 512x512) with
+the default (full-size) config, except: ``perceptual_weight=0`` (LPIPS needs torchvision's VGG16 download) and a
+seeded-random face-recognition network saved to a local file (the registered ArcFace is a download). Prints the
+median seconds per iteration after the first (warm-up) one, and the ratio of each stage to the autoencoder
+stage measured in the same run. docs/methods/clrface.md extrapolates these numbers to full training runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    import cv2
+    import torch
+    from skimage import data
+
+    from bfrbench.io import write_png
+    from bfrbench.methods.clrface.config import CLRFaceConfig
+    from bfrbench.methods.clrface.face_recognition import ResNetArcFace, init_seeded_
+    from bfrbench.methods.clrface.train import TrainOptions, train_stage
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--iters", type=int, default=3)
+    ap.add_argument("--batch-size", type=int, default=1)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    root = Path(args.out or tempfile.mkdtemp(prefix="clrface_timing_"))
+    faces = root / "faces"
+    face = cv2.resize(data.astronaut()[20:260, 120:360], (512, 512), interpolation=cv2.INTER_CUBIC)
+    write_png(faces / "a.png", face)
+    write_png(faces / "b.png", face[:, ::-1].copy())
+    cfg = CLRFaceConfig()
+    cfg.train.perceptual_weight = 0.0
+    fr_file = root / "fr_random.pth"
+    torch.save(init_seeded_(ResNetArcFace(cfg.fr), 0).state_dict(), fr_file)
+    per_iter: dict[str, float] = {}
+    for stage in ("autoencoder", "prior", "irn", "mask"):
+        stamps: list[float] = []
+        t0 = time.perf_counter()
+        train_stage(stage, TrainOptions(faces=str(faces), recipe="gfpgan", out=str(root / "run"), iters=args.iters,
+                                        config=cfg, batch_size=args.batch_size, device=args.device, progress=False,
+                                        tensorboard=False, fr_weights=str(fr_file),
+                                        on_step=lambda it, logs: stamps.append(time.perf_counter())))
+        steps = [b - a for a, b in zip([t0] + stamps[:-1], stamps)][1:] or [stamps[0] - t0]
+        per_iter[stage] = statistics.median(steps)
+        print(f"{stage:12s} {per_iter[stage]:8.2f} s/iteration (batch {args.batch_size}, {args.device}, "
+              f"ratio to autoencoder {per_iter[stage] / per_iter['autoencoder']:.2f})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
