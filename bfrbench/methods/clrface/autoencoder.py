@@ -14,7 +14,7 @@ ours (paper body not reachable):
   codebook would throw away). The sampler's final latent is normalised per position and, only if
   ``SamplerConfig.quantize_output`` (off by default: snapping erases the small identity step), snapped to the
   codebook before decoding.
-* Sizes: LDM's VQ-f4 layout (128 channels, multipliers 1-2-4, 2 residual blocks, one middle attention),
+* Sizes: LDM's VQ-f4 layout (128 channels, multipliers 1-2-4, 2 residual blocks, no attention),
   ``latent_channels=4`` and 8192 codes.
 * Loss: L1 + LPIPS (``TrainConfig.perceptual_weight``) + codebook and commitment terms (VQ-VAE, beta 0.25).
   The adversarial (PatchGAN) term of VQGAN is not implemented (stated in docs/methods/clrface.md).

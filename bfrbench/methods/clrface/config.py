@@ -45,7 +45,8 @@ class AutoencoderConfig:
     codebook_size: int = 8192           # ours: LDM VQ-f4's n_embed
     commitment_beta: float = 0.25       # ours: VQ-VAE / VQGAN default beta
     norm_groups: int = 32               # ours
-    attention: bool = True              # ours: one self-attention in the middle block (VQGAN)
+    attention: bool = False             # ours: no middle self-attention, as LDM's VQ-f4 (attn_resolutions: []):
+                                        # at f=4 the middle block has 128x128 = 16k positions (quadratic cost)
 
     @property
     def factor(self) -> int:

@@ -49,7 +49,9 @@ class CLRFace(Restorer):
                             "reimplementation")
     code_url: ClassVar[str] = ""
     license: ClassVar[str] = "bfrbench reimplementation; weights: whatever you trained them on"
-    weights: ClassVar[tuple[str, ...]] = ()
+    #: registered files it can use: the face-recognition network of the identity guidance (the CLR-Face networks
+    #: themselves are trained by the user and passed with ``weights=``)
+    weights: ClassVar[tuple[str, ...]] = ("arcface-resnet18-gfpgan",)
     stochastic: ClassVar[bool] = True
     default_steps: ClassVar[int | None] = 50
     default_batch_size: ClassVar[int] = 4
