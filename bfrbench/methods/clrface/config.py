@@ -140,10 +140,14 @@ class TrainConfig:
     ckpt_every: int = 1000
     log_every: int = 50
     perceptual_weight: float = 1.0      # ours: LPIPS(VGG) in the autoencoder loss (needs lpips' VGG download)
+    adversarial_weight: float = 0.1     # ours: hinge GAN term of the autoencoder (VQGAN), fixed weight
+    adversarial_start: int = 30000      # ours: discriminator switched on late, as VQGAN's disc_start
+    disc_channels: int = 64             # ours: PatchGAN width (VQGAN's ndf)
     autoencoder: StageTrainConfig = field(default_factory=lambda: StageTrainConfig(lr=4.5e-6 * 8))
     prior: StageTrainConfig = field(default_factory=lambda: StageTrainConfig(lr=1e-4))
     irn: StageTrainConfig = field(default_factory=lambda: StageTrainConfig(lr=1e-4))
     mask: StageTrainConfig = field(default_factory=lambda: StageTrainConfig(lr=1e-2, warmup=0))
+    discriminator: StageTrainConfig = field(default_factory=lambda: StageTrainConfig(lr=4.5e-6 * 8, warmup=0))
 
 
 @dataclass
@@ -202,6 +206,8 @@ class CLRFaceConfig:
             mask=MaskConfig(step_size=1.0),
             sampler=SamplerConfig(steps=4, guidance=0.5),
             train=TrainConfig(batch_size=2, ckpt_every=2, log_every=1, perceptual_weight=0.0,
+                              adversarial_weight=0.1, adversarial_start=1, disc_channels=8,
+                              discriminator=StageTrainConfig(lr=2e-3, warmup=0),
                               autoencoder=StageTrainConfig(lr=2e-3, warmup=0),
                               prior=StageTrainConfig(lr=2e-3, warmup=0),
                               irn=StageTrainConfig(lr=2e-3, warmup=0),

@@ -2,8 +2,11 @@
 
 All losses are ours (the paper's were not reachable); each is the plain choice for its module:
 
-* ``autoencoder``: L1(G(Q(E(HQ))), HQ) + VQ codebook/commitment + ``perceptual_weight`` * LPIPS(VGG).
-  Trained on HQ only (as VQGAN / CodeFormer stage 1). Adversarial term: not implemented.
+* ``autoencoder``: L1(G(Q(E(HQ))), HQ) + VQ codebook/commitment + ``perceptual_weight`` * LPIPS(VGG)
+  + ``adversarial_weight`` * hinge GAN loss of a PatchGAN discriminator (VQGAN's recipe, fixed weight instead of
+  VQGAN's adaptive one, switched on after ``adversarial_start`` iterations). Trained on HQ only (as VQGAN /
+  CodeFormer stage 1). The discriminator is the stage's auxiliary network (own AdamW, checkpointed, not needed
+  for inference).
 * ``prior``: denoising score matching on the VP SDE: ``|| eps_theta(alpha z0 + sigma eps, t, E(LQ)) - eps ||^2``
   with ``z0 = Q(E(HQ))`` and ``t ~ U[t_eps, 1]``; autoencoder frozen.
 * ``irn``: ``1 - cos(IRN(LQ), FR(HQ))``; FR frozen.
@@ -38,13 +41,44 @@ LossFn = Callable[[torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, dict[st
 
 @dataclass
 class StageSpec:
-    """A stage's trainable ``module``, its ``loss(hq, lq, noise_seed) -> (loss, logs)`` and log column names."""
+    """A stage's trainable ``module``, its ``loss(hq, lq, noise_seed) -> (loss, logs)`` and log column names.
+
+    ``aux``/``aux_loss``: an auxiliary network trained in alternation (the autoencoder's discriminator):
+    ``aux_loss(hq)`` is called after each main step and returns its loss (or None when inactive).
+    ``iteration`` is set by the training loop before each step.
+    """
 
     name: str
     module: nn.Module
     loss: LossFn
     columns: tuple[str, ...]
     fr_path: str | None = None
+    aux: nn.Module | None = None
+    aux_loss: Callable[[torch.Tensor], torch.Tensor | None] | None = None
+    iteration: int = 0
+
+
+class PatchDiscriminator(nn.Module):
+    """PatchGAN (pix2pix / VQGAN): (B, 3, H, W) in [-1, 1] -> (B, 1, H/8 - 2, W/8 - 2) logits.
+
+    ours: VQGAN's ``NLayerDiscriminator`` shape (3 strided 4x4 convs, LeakyReLU 0.2) with GroupNorm instead of
+    BatchNorm (batch statistics would make results depend on the DDP split).
+    """
+
+    def __init__(self, channels: int, groups: int) -> None:
+        super().__init__()
+        from bfrbench.methods.clrface._blocks import norm
+
+        c = channels
+        self.net = nn.Sequential(
+            nn.Conv2d(3, c, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(c, 2 * c, 4, 2, 1), norm(2 * c, groups), nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * c, 4 * c, 4, 2, 1), norm(4 * c, groups), nn.LeakyReLU(0.2),
+            nn.Conv2d(4 * c, 4 * c, 4, 1, 1), norm(4 * c, groups), nn.LeakyReLU(0.2),
+            nn.Conv2d(4 * c, 1, 4, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
 
 
 def _frozen(cfg: CLRFaceConfig, run: Path, stage: str, device: torch.device, needed_by: str) -> nn.Module:
@@ -76,18 +110,45 @@ def _autoencoder(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights
                                f"({type(exc).__name__}: {exc}); put torchvision's vgg16 file in "
                                "$TORCH_HOME/hub/checkpoints or set train.perceptual_weight to 0") from None
 
+    aw = cfg.train.adversarial_weight
+    disc: nn.Module | None = None
+    if aw > 0:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed) ^ 0x5EED)
+            disc = PatchDiscriminator(cfg.train.disc_channels, cfg.autoencoder.norm_groups).to(device)
+    last: dict[str, torch.Tensor] = {}
+
+    def adversarial_on() -> bool:
+        return disc is not None and spec.iteration >= cfg.train.adversarial_start
+
     def loss(hq: torch.Tensor, lq: torch.Tensor, noise_seed: int) -> tuple[torch.Tensor, dict[str, float]]:
         rec, vq = ae(hq)
         l1 = F.l1_loss(rec, hq)
         total = l1 + vq
-        logs = {"l1": float(l1.detach()), "vq": float(vq.detach()), "lpips": 0.0}
+        logs = {"l1": float(l1.detach()), "vq": float(vq.detach()), "lpips": 0.0, "g_adv": 0.0, "d_loss": 0.0}
         if lp is not None:
             perc = lp(rec.clamp(-1, 1), hq).mean()
             total = total + pw * perc
             logs["lpips"] = float(perc.detach())
+        last["rec"] = rec.detach()
+        if adversarial_on():
+            assert disc is not None
+            disc.requires_grad_(False)
+            g_adv = -disc(rec).mean()
+            disc.requires_grad_(True)
+            total = total + aw * g_adv
+            logs["g_adv"] = float(g_adv.detach())
         return total, logs
 
-    return StageSpec("autoencoder", ae, loss, ("l1", "vq", "lpips"))
+    def disc_loss(hq: torch.Tensor) -> torch.Tensor | None:
+        if not adversarial_on():
+            return None
+        assert disc is not None
+        return 0.5 * (F.relu(1.0 - disc(hq.float())).mean() + F.relu(1.0 + disc(last["rec"].float())).mean())
+
+    spec = StageSpec("autoencoder", ae, loss, ("l1", "vq", "lpips", "g_adv", "d_loss"), aux=disc,
+                     aux_loss=disc_loss if disc is not None else None)
+    return spec
 
 
 def _prior(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str | None,

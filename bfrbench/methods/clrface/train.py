@@ -5,7 +5,8 @@ made on the fly by a bfrbench degradation recipe (data.py). Shared loop (ours; t
 reachable): AdamW, linear warm-up then constant learning rate, gradient clipping, optional autocast
 (fp16 with a GradScaler, bf16), checkpoints every ``train.ckpt_every`` iterations.
 
-Files under ``RUN/train/<stage>/``: ``ckpt.safetensors`` (model), ``ckpt_state.pt`` (iteration, optimizer,
+Files under ``RUN/train/<stage>/``: ``ckpt.safetensors`` (model; ``ckpt_aux.safetensors``: the autoencoder's
+discriminator), ``ckpt_state.pt`` (iteration, optimizer,
 scheduler, scaler and torch RNG state; plain tensors/containers, loadable with ``torch.load(weights_only=True)``),
 ``log.csv`` (iteration, seconds, lr, loss, stage terms), ``tb/`` (TensorBoard, when importable), ``stage.json``.
 When the stage reaches ``iters`` it writes ``RUN/<stage>.safetensors``.
@@ -109,21 +110,26 @@ def _lr_lambda(warmup: int) -> Callable[[int], float]:
     return lambda step: min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
 
 
-def _save_ckpt(d: Path, module: torch.nn.Module, state: dict[str, Any]) -> None:
+def _save_ckpt(d: Path, module: torch.nn.Module, state: dict[str, Any], aux: torch.nn.Module | None) -> None:
     from safetensors.torch import save
 
     sd = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     atomic_write_bytes(d / "ckpt.safetensors", save(sd, metadata={"iteration": str(state["iteration"])}))
+    if aux is not None:
+        asd = {k: v.detach().cpu().contiguous() for k, v in aux.state_dict().items()}
+        atomic_write_bytes(d / "ckpt_aux.safetensors", save(asd, metadata={"iteration": str(state["iteration"])}))
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(d / "ckpt_state.pt", buf.getvalue())
 
 
-def _load_ckpt(d: Path, module: torch.nn.Module, device: torch.device) -> dict[str, Any]:
+def _load_ckpt(d: Path, module: torch.nn.Module, device: torch.device, aux: torch.nn.Module | None) -> dict[str, Any]:
     from safetensors.torch import load_file
 
     try:
         module.load_state_dict(load_file(str(d / "ckpt.safetensors"), device=str(device)), strict=True)
+        if aux is not None:
+            aux.load_state_dict(load_file(str(d / "ckpt_aux.safetensors"), device=str(device)), strict=True)
         state = torch.load(d / "ckpt_state.pt", map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ArtifactError(f"{d}: cannot resume from the checkpoint ({type(exc).__name__}: {exc})") from None
@@ -231,12 +237,19 @@ def train_stage(stage: str, opts: TrainOptions) -> dict[str, Any]:
     params = [p for p in module.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=tcfg.lr, betas=tuple(tcfg.betas), weight_decay=tcfg.weight_decay)  # type: ignore[arg-type]
     sched = torch.optim.lr_scheduler.LambdaLR(optim, _lr_lambda(tcfg.warmup))
+    aux_optim = None
+    if spec.aux is not None:
+        dc = cfg.train.discriminator
+        aux_optim = torch.optim.AdamW(spec.aux.parameters(), lr=dc.lr, betas=tuple(dc.betas),  # type: ignore[arg-type]
+                                      weight_decay=dc.weight_decay)
     amp = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(opts.dtype)
     scaler = torch.amp.GradScaler(device.type, enabled=opts.dtype == "fp16")
     start = 0
     if opts.resume and has_ckpt:
-        st = _load_ckpt(d, module, device)
+        st = _load_ckpt(d, module, device, spec.aux)
         optim.load_state_dict(st["optimizer"])
+        if aux_optim is not None:
+            aux_optim.load_state_dict(st["aux_optimizer"])
         sched.load_state_dict(st["scheduler"])
         if st.get("scaler"):
             scaler.load_state_dict(st["scaler"])
@@ -252,6 +265,7 @@ def train_stage(stage: str, opts: TrainOptions) -> dict[str, Any]:
     try:
         for it in bar:
             hq, lq = data.batch(it, bs, stage, rank, world)
+            spec.iteration = it
             with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
                 loss, logs = spec.loss(hq.to(device), lq.to(device), item_seed(opts.seed, f"{stage}:{it}", "noise"))
             optim.zero_grad(set_to_none=True)
@@ -263,6 +277,13 @@ def train_stage(stage: str, opts: TrainOptions) -> dict[str, Any]:
             scaler.update()
             lr = optim.param_groups[0]["lr"]
             sched.step()
+            if spec.aux_loss is not None and aux_optim is not None:
+                d_loss = spec.aux_loss(hq.to(device))
+                if d_loss is not None:
+                    aux_optim.zero_grad(set_to_none=True)
+                    d_loss.backward()
+                    aux_optim.step()
+                    logs["d_loss"] = float(d_loss.detach())
             last = {"iteration": it + 1, "seconds": round(time.perf_counter() - t0, 3), "lr": lr,
                     "loss": float(loss.detach()), **logs}
             if log is not None and ((it + 1) % cfg.train.log_every == 0 or it + 1 == opts.iters):
@@ -272,7 +293,8 @@ def train_stage(stage: str, opts: TrainOptions) -> dict[str, Any]:
             if rank == 0 and ((it + 1) % cfg.train.ckpt_every == 0 or it + 1 == opts.iters):
                 _save_ckpt(d, module, {"iteration": it + 1, "optimizer": optim.state_dict(),
                                        "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
-                                       "torch_rng": torch.get_rng_state()})
+                                       "aux_optimizer": aux_optim.state_dict() if aux_optim is not None else {},
+                                       "torch_rng": torch.get_rng_state()}, spec.aux)
             if opts.on_step is not None:
                 opts.on_step(it + 1, last)
     finally:
