@@ -15,8 +15,12 @@ Resume: a killed stage restarted with ``resume=True`` continues from its last ch
 noise are functions of (seed, iteration) (data.py) and every state is restored, it ends with the same weights as
 an uninterrupted run (bit-identical on CPU; tested).
 
-Multi-GPU: ``ddp=True`` under ``torchrun`` (``RANK``/``WORLD_SIZE``/``LOCAL_RANK``): the trainable network is
-wrapped in ``DistributedDataParallel``, rank r takes positions ``r::world`` of each drawn batch, rank 0 writes.
+Multi-GPU: ``ddp=True`` under ``torchrun`` (``RANK``/``WORLD_SIZE``/``LOCAL_RANK``): one process per GPU with a
+``torch.distributed`` process group (NCCL, or gloo on CPU); rank r takes positions ``r::world`` of each drawn
+batch and gradients are averaged over ranks with ``all_reduce`` after every backward pass (what
+``DistributedDataParallel`` does, done explicitly because the stage losses call their networks through closures
+and the mask is a parameter, not a forward pass); rank 0 writes checkpoints and logs. Only the single-process
+path is tested here (no GPUs).
 """
 
 from __future__ import annotations
@@ -229,11 +233,8 @@ def train_stage(stage: str, opts: TrainOptions) -> dict[str, Any]:
     data = FacePairs(opts.faces, opts.recipe, cfg.image_size, opts.seed)
     spec = build_stage(stage, cfg, run, device, opts.fr_weights, item_seed(opts.seed, stage, "init"))
     module = spec.module
-    trainable = module
-    if opts.ddp:
-        from torch.nn.parallel import DistributedDataParallel
-
-        trainable = DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+    if opts.ddp:  # same initial weights on every rank
+        _broadcast(list(module.state_dict().values()) + (list(spec.aux.state_dict().values()) if spec.aux else []))
     params = [p for p in module.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=tcfg.lr, betas=tuple(tcfg.betas), weight_decay=tcfg.weight_decay)  # type: ignore[arg-type]
     sched = torch.optim.lr_scheduler.LambdaLR(optim, _lr_lambda(tcfg.warmup))
@@ -270,6 +271,8 @@ def train_stage(stage: str, opts: TrainOptions) -> dict[str, Any]:
                 loss, logs = spec.loss(hq.to(device), lq.to(device), item_seed(opts.seed, f"{stage}:{it}", "noise"))
             optim.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            if opts.ddp:
+                _average_grads(params, world)
             scaler.unscale_(optim)
             if tcfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, tcfg.grad_clip)
@@ -282,6 +285,8 @@ def train_stage(stage: str, opts: TrainOptions) -> dict[str, Any]:
                 if d_loss is not None:
                     aux_optim.zero_grad(set_to_none=True)
                     d_loss.backward()
+                    if opts.ddp and spec.aux is not None:
+                        _average_grads(list(spec.aux.parameters()), world)
                     aux_optim.step()
                     logs["d_loss"] = float(d_loss.detach())
             last = {"iteration": it + 1, "seconds": round(time.perf_counter() - t0, 3), "lr": lr,
@@ -312,6 +317,22 @@ def train_stage(stage: str, opts: TrainOptions) -> dict[str, Any]:
         atomic_write_json(d / "stage.json", summary)
         summary["file"] = str(stage_path(run, stage))
     return summary
+
+
+def _broadcast(tensors: list[torch.Tensor]) -> None:
+    import torch.distributed as dist
+
+    for t in tensors:
+        dist.broadcast(t.data, src=0)
+
+
+def _average_grads(params: list[torch.nn.Parameter], world: int) -> None:
+    import torch.distributed as dist
+
+    for p in params:
+        if p.grad is not None:
+            dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+            p.grad.div_(world)
 
 
 def _progress(it: range, stage: str, total: int, initial: int, enabled: bool) -> Any:
