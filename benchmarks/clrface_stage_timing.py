@@ -46,11 +46,15 @@ def main() -> None:
     per_iter: dict[str, float] = {}
     for stage in ("autoencoder", "prior", "irn", "mask"):
         stamps: list[float] = []
+
+        def stamp(it: int, logs: dict, stamps: list[float] = stamps) -> None:
+            stamps.append(time.perf_counter())
+
         t0 = time.perf_counter()
         train_stage(stage, TrainOptions(faces=str(faces), recipe="gfpgan", out=str(root / "run"), iters=args.iters,
                                         config=cfg, batch_size=args.batch_size, device=args.device, progress=False,
                                         tensorboard=False, fr_weights=str(fr_file),
-                                        on_step=lambda it, logs: stamps.append(time.perf_counter())))
+                                        on_step=stamp))
         steps = [b - a for a, b in zip([t0] + stamps[:-1], stamps)][1:] or [stamps[0] - t0]
         per_iter[stage] = statistics.median(steps)
         print(f"{stage:12s} {per_iter[stage]:8.2f} s/iteration (batch {args.batch_size}, {args.device}, "

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["norm", "ResBlock", "SelfAttention", "Downsample", "Upsample", "timestep_embedding"]
+__all__ = ["Downsample", "ResBlock", "SelfAttention", "Upsample", "norm", "timestep_embedding"]
 
 
 def norm(channels: int, groups: int) -> nn.GroupNorm:

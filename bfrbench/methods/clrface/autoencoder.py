@@ -26,10 +26,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bfrbench.methods.clrface._blocks import Downsample, ResBlock, SelfAttention, Upsample, norm
+from bfrbench.methods.clrface._blocks import (
+    Downsample,
+    ResBlock,
+    SelfAttention,
+    Upsample,
+    norm,
+)
 from bfrbench.methods.clrface.config import AutoencoderConfig
 
-__all__ = ["VQAutoencoder", "Encoder", "Decoder", "Codebook"]
+__all__ = ["Codebook", "Decoder", "Encoder", "VQAutoencoder"]
 
 
 class Encoder(nn.Module):

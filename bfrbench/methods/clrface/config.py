@@ -26,8 +26,19 @@ from typing import Any
 
 from bfrbench.errors import ConfigError
 
-__all__ = ["AutoencoderConfig", "ScoreConfig", "IRNConfig", "MaskConfig", "FRConfig", "SamplerConfig",
-           "StageTrainConfig", "TrainConfig", "CLRFaceConfig", "FORMAT_VERSION", "STAGES"]
+__all__ = [
+    "FORMAT_VERSION",
+    "STAGES",
+    "AutoencoderConfig",
+    "CLRFaceConfig",
+    "FRConfig",
+    "IRNConfig",
+    "MaskConfig",
+    "SamplerConfig",
+    "ScoreConfig",
+    "StageTrainConfig",
+    "TrainConfig",
+]
 
 FORMAT_VERSION = 1
 #: training stages, in the order they are normally run
@@ -167,7 +178,7 @@ class CLRFaceConfig:
     def latent_size(self) -> int:
         return self.image_size // self.autoencoder.factor
 
-    def validate(self) -> "CLRFaceConfig":
+    def validate(self) -> CLRFaceConfig:
         """Raise ConfigError on inconsistent sizes; returns self."""
         f = self.autoencoder.factor
         if self.image_size % f:
@@ -188,12 +199,12 @@ class CLRFaceConfig:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "CLRFaceConfig":
+    def from_dict(cls, data: dict[str, Any]) -> CLRFaceConfig:
         """Rebuild from :meth:`to_dict` output; unknown keys are a ConfigError naming them."""
         return _build(cls, data, "config").validate()
 
     @classmethod
-    def tiny(cls) -> "CLRFaceConfig":
+    def tiny(cls) -> CLRFaceConfig:
         """Test configuration: 64-pixel internals, tiny widths, random FR network, few sampler steps."""
         return cls(
             image_size=64,

@@ -28,7 +28,7 @@ from torch.nn import functional as F
 from bfrbench.errors import WeightsError
 from bfrbench.methods.clrface.config import FRConfig
 
-__all__ = ["ResNetArcFace", "gray_resize", "build_fr", "identity_distance", "init_seeded_"]
+__all__ = ["ResNetArcFace", "build_fr", "gray_resize", "identity_distance", "init_seeded_"]
 
 
 class _IRBlock(nn.Module):
@@ -76,7 +76,8 @@ class ResNetArcFace(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.prelu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        for i in range(1, 5):
+            x = getattr(self, f"layer{i}")(x)
         x = self.dropout(self.bn4(x)).flatten(1)
         return self.bn5(self.fc5(x))
 
@@ -123,8 +124,7 @@ def build_fr(cfg: FRConfig, weights_override: str | None = None) -> tuple[ResNet
         MissingWeightsError: a registered file is not downloaded (message says how).
         WeightsError: the file's keys or shapes do not match the configured layout.
     """
-    from bfrbench.weights import load_checkpoint, resolve
-    from bfrbench.weights import all_weights
+    from bfrbench.weights import all_weights, load_checkpoint, resolve
 
     net = ResNetArcFace(cfg)
     ref = weights_override or cfg.weights
@@ -139,7 +139,7 @@ def build_fr(cfg: FRConfig, weights_override: str | None = None) -> tuple[ResNet
             sd = sd["state_dict"]
         if not isinstance(sd, dict):
             raise WeightsError(f"{p}: expected a state dict of tensors, got {type(sd).__name__}")
-        sd = {(k[7:] if k.startswith("module.") else k): v for k, v in sd.items()}
+        sd = {(k.removeprefix("module.")): v for k, v in sd.items()}
         try:
             net.load_state_dict(sd, strict=True)
         except RuntimeError as exc:

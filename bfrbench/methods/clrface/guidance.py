@@ -16,13 +16,13 @@ makes each image's gradient independent of the others in the batch.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from bfrbench.methods.clrface.face_recognition import ResNetArcFace, identity_distance
 
-__all__ = ["identity_gradient", "guided_estimate"]
+__all__ = ["guided_estimate", "identity_gradient"]
 
 
 def identity_gradient(z0: torch.Tensor, decode: Callable[[torch.Tensor], torch.Tensor], fr: ResNetArcFace,

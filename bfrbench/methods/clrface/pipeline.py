@@ -26,7 +26,7 @@ from bfrbench.methods.clrface.mask import LatentMask
 from bfrbench.methods.clrface.sampler import Guidance, sample
 from bfrbench.methods.clrface.score import VPSDE, ScoreUNet
 
-__all__ = ["build_network", "build_networks", "load_state", "CLRFacePipeline", "to_tensor", "to_uint8"]
+__all__ = ["CLRFacePipeline", "build_network", "build_networks", "load_state", "to_tensor", "to_uint8"]
 
 
 def build_network(cfg: CLRFaceConfig, stage: str, init_seed: int | None = None) -> nn.Module:
@@ -115,7 +115,7 @@ class CLRFacePipeline:
         self.score: ScoreUNet = nets["prior"].to(device=device, dtype=dtype)  # type: ignore[assignment]
         self.irn: IdentityRecoveryNetwork | None = None
         self.mask: torch.Tensor | None = None
-        self.fr: nn.Module | None = None
+        self.fr: Any = None
         self.fr_path: str | None = None
         if guided:
             from bfrbench.methods.clrface.face_recognition import build_fr

@@ -28,10 +28,11 @@ from dataclasses import dataclass
 
 import torch
 
+from bfrbench.methods.clrface.face_recognition import ResNetArcFace
 from bfrbench.methods.clrface.guidance import guided_estimate, identity_gradient
 from bfrbench.methods.clrface.score import VPSDE
 
-__all__ = ["Guidance", "sampling_times", "sample"]
+__all__ = ["Guidance", "sample", "sampling_times"]
 
 
 @dataclass
@@ -39,7 +40,7 @@ class Guidance:
     """Inputs of the identity guidance: hard mask (1, C, h, w), FR network, IRN targets (B, D), decode fn."""
 
     mask: torch.Tensor
-    fr: torch.nn.Module
+    fr: ResNetArcFace
     target: torch.Tensor
     decode: Callable[[torch.Tensor], torch.Tensor]
     strength: float

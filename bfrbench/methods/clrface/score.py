@@ -24,7 +24,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bfrbench.methods.clrface._blocks import Downsample, ResBlock, SelfAttention, Upsample, norm, timestep_embedding
+from bfrbench.methods.clrface._blocks import (
+    Downsample,
+    ResBlock,
+    SelfAttention,
+    Upsample,
+    norm,
+    timestep_embedding,
+)
 from bfrbench.methods.clrface.config import ScoreConfig
 
 __all__ = ["VPSDE", "ScoreUNet"]
@@ -98,7 +105,8 @@ class ScoreUNet(nn.Module):
         self.norm_out = norm(cin, g)
         self.conv_out = nn.Conv2d(cin, latent_channels, 3, padding=1)
         nn.init.zeros_(self.conv_out.weight)
-        nn.init.zeros_(self.conv_out.bias)
+        if self.conv_out.bias is not None:
+            nn.init.zeros_(self.conv_out.bias)
         self.base = cfg.base_channels
 
     def forward(self, z: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:

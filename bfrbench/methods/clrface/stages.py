@@ -23,18 +23,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from bfrbench.errors import ConfigError
+from bfrbench.methods.clrface.autoencoder import VQAutoencoder
 from bfrbench.methods.clrface.config import CLRFaceConfig
 from bfrbench.methods.clrface.pipeline import build_network, load_state
 from bfrbench.methods.clrface.score import VPSDE
 
-__all__ = ["StageSpec", "build_stage", "LossFn"]
+__all__ = ["LossFn", "StageSpec", "build_stage"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, dict[str, float]]]
 
@@ -105,7 +106,7 @@ def _autoencoder(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights
             import lpips
 
             lp = lpips.LPIPS(net="vgg", verbose=False).to(device).eval().requires_grad_(False)
-        except Exception as exc:  # torchvision's VGG download fails offline
+        except Exception as exc:  # noqa: BLE001 - torchvision's VGG download fails offline
             raise WeightsError(f"autoencoder stage: LPIPS(VGG) for perceptual_weight={pw} could not be built "
                                f"({type(exc).__name__}: {exc}); put torchvision's vgg16 file in "
                                "$TORCH_HOME/hub/checkpoints or set train.perceptual_weight to 0") from None
@@ -153,7 +154,7 @@ def _autoencoder(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights
 
 def _prior(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str | None,
            seed: int) -> StageSpec:
-    ae = _frozen(cfg, run, "autoencoder", device, "prior")
+    ae = cast(VQAutoencoder, _frozen(cfg, run, "autoencoder", device, "prior"))
     net = build_network(cfg, "prior", seed).to(device)
     sde = VPSDE(cfg.score.beta_min, cfg.score.beta_max, cfg.score.t_eps)
 
@@ -193,10 +194,14 @@ def _irn(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str | 
 
 def _mask(cfg: CLRFaceConfig, run: Path, device: torch.device, fr_weights: str | None,
           seed: int) -> StageSpec:
-    from bfrbench.methods.clrface.face_recognition import build_fr, gray_resize, identity_distance
+    from bfrbench.methods.clrface.face_recognition import (
+        build_fr,
+        gray_resize,
+        identity_distance,
+    )
     from bfrbench.methods.clrface.guidance import identity_gradient
 
-    ae = _frozen(cfg, run, "autoencoder", device, "mask")
+    ae = cast(VQAutoencoder, _frozen(cfg, run, "autoencoder", device, "mask"))
     fr, fr_path = build_fr(cfg.fr, fr_weights)
     fr = fr.to(device)
     mask = build_network(cfg, "mask", seed).to(device)

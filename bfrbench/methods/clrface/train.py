@@ -39,10 +39,15 @@ import torch
 from bfrbench.errors import ArtifactError, ConfigError
 from bfrbench.io.atomic import atomic_write_bytes, atomic_write_json
 from bfrbench.methods.clrface.config import STAGES, CLRFaceConfig, StageTrainConfig
-from bfrbench.methods.clrface.weights_format import read_run_config, save_stage, stage_path, write_run_config
+from bfrbench.methods.clrface.weights_format import (
+    read_run_config,
+    save_stage,
+    stage_path,
+    write_run_config,
+)
 from bfrbench.rng import item_seed
 
-__all__ = ["TrainOptions", "train_stage", "train_autoencoder", "train_prior", "train_irn", "train_mask"]
+__all__ = ["TrainOptions", "train_autoencoder", "train_irn", "train_mask", "train_prior", "train_stage"]
 
 
 @dataclass
@@ -135,7 +140,7 @@ def _load_ckpt(d: Path, module: torch.nn.Module, device: torch.device, aux: torc
         if aux is not None:
             aux.load_state_dict(load_file(str(d / "ckpt_aux.safetensors"), device=str(device)), strict=True)
         state = torch.load(d / "ckpt_state.pt", map_location="cpu", weights_only=True)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is an artifact problem
         raise ArtifactError(f"{d}: cannot resume from the checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(state, dict) or "iteration" not in state:
         raise ArtifactError(f"{d / 'ckpt_state.pt'}: not a clrface training state")

@@ -27,7 +27,7 @@ from bfrbench.io.atomic import atomic_write_bytes, atomic_write_json
 from bfrbench.io.hashing import sha256_json
 from bfrbench.methods.clrface.config import FORMAT_VERSION, STAGES, CLRFaceConfig
 
-__all__ = ["write_run_config", "read_run_config", "save_stage", "load_weights", "export_bundle", "stage_path"]
+__all__ = ["export_bundle", "load_weights", "read_run_config", "save_stage", "stage_path", "write_run_config"]
 
 
 def stage_path(run: str | os.PathLike[str], stage: str) -> Path:
@@ -79,8 +79,8 @@ def _read_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     try:
         with safe_open(str(path), framework="pt") as fh:
             md = dict(fh.metadata() or {})
-            return {k: fh.get_tensor(k) for k in fh.keys()}, md
-    except Exception as exc:  # safetensors raises its own error types on corrupt headers
+            return {k: fh.get_tensor(k) for k in fh.keys()}, md  # noqa: SIM118 - safe_open is not a dict
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types on corrupt headers
         raise ArtifactError(f"{path}: not a readable safetensors file: {exc}") from None
 
 

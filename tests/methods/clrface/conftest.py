@@ -19,7 +19,7 @@ def _real_faces() -> list[np.ndarray]:
         from bfrbench.io.images import read_image
 
         faces.append(read_image(sample_photos(names=("tom_hanks",))["tom_hanks"]))
-    except Exception:  # insightface wheel absent: astronaut crops only
+    except Exception:  # noqa: BLE001 - insightface wheel absent: astronaut crops only
         faces.append(data.astronaut()[30:250, 130:350])
     faces += [f[:, ::-1] for f in faces]
     return [cv2.resize(np.ascontiguousarray(f), (96, 96), interpolation=cv2.INTER_AREA) for f in faces]

@@ -101,6 +101,7 @@ def test_vp_sde_marginals() -> None:
         assert sde.alpha(t) ** 2 + sde.sigma(t) ** 2 == pytest.approx(1.0, abs=1e-12)
     a, s = sde.marginal(torch.tensor([0.3, 1.0]))
     assert a.shape == (2, 1, 1, 1) and float(a[0]) == pytest.approx(sde.alpha(0.3), rel=1e-6)
+    assert float(s[1]) == pytest.approx(sde.sigma(1.0), rel=1e-6)
     z0, eps = torch.ones(2, 1, 2, 2), torch.zeros(2, 1, 2, 2)
     assert torch.allclose(sde.perturb(z0, torch.tensor([0.3, 1.0]), eps)[1], torch.full((1, 2, 2), sde.alpha(1.0)))
 

@@ -12,7 +12,6 @@ from bfrbench.errors import ConfigError
 from bfrbench.methods.clrface.config import CLRFaceConfig
 from bfrbench.methods.clrface.train import TrainOptions, train_stage
 
-
 RECIPE = ""
 
 
