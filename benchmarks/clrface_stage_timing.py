@@ -59,6 +59,27 @@ def main() -> None:
         per_iter[stage] = statistics.median(steps)
         print(f"{stage:12s} {per_iter[stage]:8.2f} s/iteration (batch {args.batch_size}, {args.device}, "
               f"ratio to autoencoder {per_iter[stage] / per_iter['autoencoder']:.2f})", flush=True)
+    time_inference(root / "run", face, fr_file, args.device)
+
+
+def time_inference(run: Path, face: object, fr_file: Path, device: str) -> None:
+    """Seconds per sampler step for one 512x512 image, with and without identity guidance (2 vs 3 steps)."""
+    import numpy as np
+
+    from bfrbench.methods.clrface import CLRFace
+
+    lq = np.asarray(face)[None]
+    for guidance in (0.0, 0.05):
+        r = CLRFace(weights=str(run), guidance=guidance, fr_weights=str(fr_file), device=device)
+        r.pipeline()
+        t = {}
+        for steps in (2, 3):
+            r.steps = steps
+            t0 = time.perf_counter()
+            r.restore(lq, seeds=[0])
+            t[steps] = time.perf_counter() - t0
+        print(f"inference    {t[3] - t[2]:8.2f} s/step (guidance {guidance}), "
+              f"{t[2] - 2 * (t[3] - t[2]):.2f} s fixed per image", flush=True)
 
 
 if __name__ == "__main__":

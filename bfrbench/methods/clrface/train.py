@@ -224,7 +224,7 @@ def train_stage(stage: str, opts: TrainOptions) -> dict[str, Any]:
         raise ConfigError(f"device {opts.device!r} requested but CUDA is not available here; use --device cpu")
     run = Path(opts.out)
     run.mkdir(parents=True, exist_ok=True)
-    cfg = _run_config(run, _load_config(opts.config), write=rank == 0)
+    cfg = _run_config(run, _load_config(opts.config), write=False)
     tcfg: StageTrainConfig = getattr(cfg.train, stage)
     bs = opts.batch_size or cfg.train.batch_size
     if bs < world:
@@ -237,6 +237,8 @@ def train_stage(stage: str, opts: TrainOptions) -> dict[str, Any]:
                           "or choose a new --out")
     data = FacePairs(opts.faces, opts.recipe, cfg.image_size, opts.seed)
     spec = build_stage(stage, cfg, run, device, opts.fr_weights, item_seed(opts.seed, stage, "init"))
+    if rank == 0 and not (run / "config.json").is_file():  # written once the inputs proved usable
+        write_run_config(run, cfg)
     module = spec.module
     if opts.ddp:  # same initial weights on every rank
         _broadcast(list(module.state_dict().values()) + (list(spec.aux.state_dict().values()) if spec.aux else []))
