@@ -83,3 +83,24 @@ def test_bf16_path_runs(clr_run: Path, lq_batch: np.ndarray) -> None:
     out = CLRFace(weights=str(clr_run), steps=1, dtype="bf16").restore(lq_batch[:1], seeds=[1])
     ref = CLRFace(weights=str(clr_run), steps=1).restore(lq_batch[:1], seeds=[1])
     assert out.shape == ref.shape and np.abs(out.astype(int) - ref.astype(int)).mean() < 10
+
+
+def test_bad_weights_name_the_file(clr_run: Path, lq_batch: np.ndarray, tmp_path: Path) -> None:
+    import shutil
+
+    from bfrbench.errors import ArtifactError
+    from bfrbench.methods.clrface import CLRFace
+    from bfrbench.methods.clrface.weights_format import load_weights
+
+    bad = tmp_path / "run"
+    shutil.copytree(clr_run, bad, ignore=shutil.ignore_patterns("train"))
+    (bad / "prior.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ArtifactError, match="prior.safetensors"):
+        CLRFace(weights=str(bad)).restore(lq_batch[:1], seeds=[0])
+    (bad / "prior.safetensors").unlink()
+    with pytest.raises(ArtifactError, match="--stage prior"):
+        CLRFace(weights=str(bad)).restore(lq_batch[:1], seeds=[0])
+    _, states, _ = load_weights(clr_run)
+    meta = __import__("safetensors").safe_open(str(clr_run / "irn.safetensors"), framework="pt").metadata()
+    assert meta["stage"] == "irn" and meta["recipe"] == "clr-test" and len(meta["faces_sha256"]) == 64
+    assert set(states) == {"autoencoder", "prior", "irn", "mask"}
