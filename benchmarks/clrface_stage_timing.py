@@ -5,7 +5,7 @@ Usage: ``python benchmarks/clrface_stage_timing.py [--iters 3] [--batch-size 1] 
 Runs ``train_stage`` for each stage on two real faces (skimage's astronaut crop and its mirror, 512x512) with
 the default (full-size) config, except: ``perceptual_weight=0`` (LPIPS needs torchvision's VGG16 download) and a
 seeded-random face-recognition network saved to a local file (the registered ArcFace is a download). Prints the
-median seconds per iteration after the first (warm-up) one, and the ratio of each stage to the autoencoder
+median wall and process-CPU seconds per iteration after the first (warm-up) one, and the ratio of each stage to the autoencoder
 stage measured in the same run. docs/methods/clrface.md extrapolates these numbers to full training runs.
 """
 
@@ -47,18 +47,23 @@ def main() -> None:
     for stage in ("autoencoder", "prior", "irn", "mask"):
         stamps: list[float] = []
 
-        def stamp(it: int, logs: dict, stamps: list[float] = stamps) -> None:
-            stamps.append(time.perf_counter())
+        cpu: list[float] = []
 
-        t0 = time.perf_counter()
+        def stamp(it: int, logs: dict, stamps: list[float] = stamps, cpu: list[float] = cpu) -> None:
+            stamps.append(time.perf_counter())
+            cpu.append(time.process_time())
+
+        t0, c0 = time.perf_counter(), time.process_time()
         train_stage(stage, TrainOptions(faces=str(faces), recipe="gfpgan", out=str(root / "run"), iters=args.iters,
                                         config=cfg, batch_size=args.batch_size, device=args.device, progress=False,
                                         tensorboard=False, fr_weights=str(fr_file),
                                         on_step=stamp))
         steps = [b - a for a, b in zip([t0] + stamps[:-1], stamps)][1:] or [stamps[0] - t0]
+        cpu_steps = [b - a for a, b in zip([c0] + cpu[:-1], cpu)][1:] or [cpu[0] - c0]
         per_iter[stage] = statistics.median(steps)
-        print(f"{stage:12s} {per_iter[stage]:8.2f} s/iteration (batch {args.batch_size}, {args.device}, "
-              f"ratio to autoencoder {per_iter[stage] / per_iter['autoencoder']:.2f})", flush=True)
+        print(f"{stage:12s} {per_iter[stage]:8.2f} s/iteration wall, {statistics.median(cpu_steps):8.2f} s CPU "
+              f"(batch {args.batch_size}, {args.device}, wall ratio to autoencoder "
+              f"{per_iter[stage] / per_iter['autoencoder']:.2f})", flush=True)
     time_inference(root / "run", face, fr_file, args.device)
 
 
