@@ -33,7 +33,11 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--flops", action="store_true", help="only count FLOPs (meta tensors, no compute, seconds)")
     args = ap.parse_args()
+    if args.flops:
+        count_flops()
+        return
     root = Path(args.out or tempfile.mkdtemp(prefix="clrface_timing_"))
     faces = root / "faces"
     face = cv2.resize(data.astronaut()[20:260, 120:360], (512, 512), interpolation=cv2.INTER_CUBIC)
@@ -65,6 +69,34 @@ def main() -> None:
               f"(batch {args.batch_size}, {args.device}, wall ratio to autoencoder "
               f"{per_iter[stage] / per_iter['autoencoder']:.2f})", flush=True)
     time_inference(root / "run", face, fr_file, args.device)
+
+
+def count_flops() -> None:
+    """FLOPs (multiply-add = 2) of full-size training steps (batch 1) and inference pieces, on meta tensors."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from bfrbench.methods.clrface.config import CLRFaceConfig
+    from bfrbench.methods.clrface.face_recognition import ResNetArcFace, gray_resize
+    from bfrbench.methods.clrface.pipeline import build_network
+
+    cfg = CLRFaceConfig()
+    with torch.device("meta"):
+        ae, sc, irn = (build_network(cfg, s) for s in ("autoencoder", "prior", "irn"))
+        fr = ResNetArcFace(cfg.fr).eval()
+        x, z, t = torch.randn(1, 3, 512, 512), torch.randn(1, 4, 128, 128), torch.rand(1)
+        jobs = {
+            "autoencoder train step": lambda: sum(ae(x)).mean().backward(),
+            "prior train step": lambda: sc(z, t, z).mean().backward(),
+            "irn train step": lambda: irn(x).sum().backward(),
+            "score forward": lambda: sc(z, t, z),
+            "decoder forward": lambda: ae.decode(z),
+            "fr forward": lambda: fr(gray_resize(x, 128)),
+        }
+        for name, job in jobs.items():
+            with FlopCounterMode(display=False) as m:
+                job()
+            print(f"{name:24s} {m.get_total_flops() / 1e9:10.1f} GFLOP", flush=True)
 
 
 def time_inference(run: Path, face: object, fr_file: Path, device: str) -> None:
