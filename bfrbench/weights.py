@@ -61,6 +61,7 @@ CATALOGUE_MODULES: tuple[str, ...] = (
     "bfrbench.metrics._weights",
     "bfrbench.methods._weights",
     "bfrbench.degrade._weights",
+    "bfrbench.methods.clrface._weights",
 )
 
 

@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[tuple[str | None, str], ...] = (
     (None, "bfrbench.cli.validate"),
     (None, "bfrbench.cli.env"),
     (None, "bfrbench.cli.demo"),
+    (None, "bfrbench.cli.train"),
 )
 
 GROUP_HELP = {"build": "build artifacts: degraded test sets, reference groups"}

@@ -137,9 +137,9 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from bfrbench import weights as W
-
     from pathlib import Path
+
+    from bfrbench import weights as W
 
     if Path(args.path).is_dir():  # a local snapshot of a Hugging Face repository (group or one entry)
         from bfrbench._weights_hf import import_snapshot

@@ -20,6 +20,7 @@ _BUILTIN = {
     "refldm": "bfrbench.methods.refldm:RefLDM",
     "dtbfr": "bfrbench.methods.dtbfr.restorer:DTBFR",
     "interlcm": "bfrbench.methods.interlcm:InterLCM",
+    "clrface": "bfrbench.methods.clrface.restorer:CLRFace",
 }
 for _name, _target in _BUILTIN.items():
     METHODS.register(_name, _target)
