@@ -87,7 +87,7 @@ def noise_params(iso: float, model: str = "imx754") -> tuple[np.ndarray, np.ndar
     if model != "imx754":
         raise ValueError(f"unknown noise model {model!r}; accepted: {', '.join(NOISE_MODELS)}")
     if iso in ISOS:
-        r = ISOS.index(iso)  # type: ignore[arg-type]
+        r = ISOS.index(iso)
         return np.asarray(_SHOT[r], dtype=np.float64), np.asarray(_READ[r], dtype=np.float64)
     s1, s2 = _splines()
     return (np.array([float(s(iso)) for s in s1]),  # type: ignore[operator]

@@ -270,7 +270,7 @@ class DemosaicStep(Step):
 
     def run(self, img: np.ndarray, p: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
         if self.method != "demosaicnet":
-            return R.demosaic_opencv(img, self.pattern, self.method.removeprefix("opencv_"))  # type: ignore[arg-type]
+            return R.demosaic_opencv(img, self.pattern, self.method.removeprefix("opencv_"))
         import torch
 
         from bfrbench.degrade.demosaicnet import demosaicnet_demosaic, load_demosaicnet
