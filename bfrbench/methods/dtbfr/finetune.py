@@ -70,13 +70,25 @@ def _list_inputs(folder: str | os.PathLike[str], what: str) -> dict[str, Path]:
 
 def _write_lq_testset(run: Path, lq: Mapping[str, Path], hashes: Mapping[str, str]) -> Path:
     """A minimal test set (manifest of the user's LQ files, no HQ) so stage 1 goes through the restore runner."""
+    import shutil
+
     import pandas as pd
 
     from bfrbench.io import atomic_write_json, sha256_file
 
     ts = run / "lq_set"
-    ts.mkdir(parents=True, exist_ok=True)
-    rows = [{"id": i, "lq_path": str(p.resolve()), "lq_sha256": hashes[i]} for i, p in sorted(lq.items())]
+    (ts / "lq").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, p in sorted(lq.items()):
+        # manifest paths must stay inside the test set (docs/security.md): link (or copy) the user's files in
+        dst = ts / "lq" / f"{i}{p.suffix.lower()}"
+        if not (dst.is_file() and sha256_file(dst) == hashes[i]):
+            dst.unlink(missing_ok=True)
+            try:
+                os.link(p, dst)
+            except OSError:
+                shutil.copyfile(p, dst)
+        rows.append({"id": i, "lq_path": dst.relative_to(ts).as_posix(), "lq_sha256": hashes[i]})
     manifest = ts / "manifest.parquet"
     tmp = ts / ".manifest.parquet.tmp"
     pd.DataFrame(rows).to_parquet(tmp, index=False)
