@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bfrbench.errors import ChecksumError, DownloadError, RegistryError, WeightsError
-from bfrbench.weights import WeightFile, all_weights, cache_path
+from bfrbench.weights import WeightFile, all_weights
 
 __all__ = ["HFFile", "fetch_hf", "group_entries", "hf_files", "hf_offline", "hf_url", "import_snapshot", "is_hf"]
 
-HFFile = tuple[str, str, "str | None"]  # (entry name suffix, path in the repository, sha256 or None)
+HFFile = tuple[str, str, str | None]  # (entry name suffix, path in the repository, sha256 or None)
 
 
 def hf_url(repo: str, revision: str, path: str) -> str:
@@ -156,7 +156,3 @@ def import_snapshot(name: str, folder: str | os.PathLike[str], *, copy: bool = T
                                 "nothing imported")
     return [import_file(w, src, copy=copy, trust_on_first_use=trust_on_first_use) for w, src in zip(entries, srcs)]
 
-
-def local_files(entries: Sequence[WeightFile]) -> dict[str, Path]:
-    """``hf_path -> cache path`` for entries (not verified; see :func:`bfrbench.weights.resolve`)."""
-    return {w.extra["hf_path"]: cache_path(w) for w in entries}

@@ -16,8 +16,8 @@ ours (paper body not reachable):
   codebook before decoding.
 * Sizes: LDM's VQ-f4 layout (128 channels, multipliers 1-2-4, 2 residual blocks, no attention),
   ``latent_channels=4`` and 8192 codes.
-* Loss: L1 + LPIPS (``TrainConfig.perceptual_weight``) + codebook and commitment terms (VQ-VAE, beta 0.25).
-  The adversarial (PatchGAN) term of VQGAN is not implemented (stated in docs/methods/clrface.md).
+* Loss (stages.py): L1 + LPIPS (``TrainConfig.perceptual_weight``) + codebook and commitment terms (VQ-VAE,
+  beta 0.25) + a PatchGAN hinge adversarial term (VQGAN's recipe, fixed weight, late start).
 """
 
 from __future__ import annotations

@@ -165,7 +165,7 @@ class TrainConfig:
 class CLRFaceConfig:
     """The whole method: sizes of every network, the SDE, the sampler and training settings."""
 
-    image_size: int = 512               # paper: 512x512 faces (the BFR standard; CelebA-Test is 512)
+    image_size: int = 512               # ours: 512x512 faces, the BFR standard (not in what was readable)
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
     fr: FRConfig = field(default_factory=FRConfig)

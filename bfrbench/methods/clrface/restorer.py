@@ -86,6 +86,7 @@ class CLRFace(Restorer):
         self.fr_weights = fr_weights
         self.batch_mode = batch_mode
         self._pipe: Any = None
+        self._strength = 0.0  # resolved in pipeline()
         self._files: dict[str, Path] = {}
         self._hashes: dict[str, str | None] | None = None
         self.notes: list[str] = []

@@ -19,8 +19,8 @@ Multi-GPU: ``ddp=True`` under ``torchrun`` (``RANK``/``WORLD_SIZE``/``LOCAL_RANK
 ``torch.distributed`` process group (NCCL, or gloo on CPU); rank r takes positions ``r::world`` of each drawn
 batch and gradients are averaged over ranks with ``all_reduce`` after every backward pass (what
 ``DistributedDataParallel`` does, done explicitly because the stage losses call their networks through closures
-and the mask is a parameter, not a forward pass); rank 0 writes checkpoints and logs. Only the single-process
-path is tested here (no GPUs).
+and the mask is a parameter, not a forward pass); rank 0 writes checkpoints and logs. Tested on CPU with two gloo
+ranks (same weights as one process with the whole batch, within float re-association); NCCL/GPUs untested.
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ def _recipe(clr_recipe: str) -> None:
     RECIPE = clr_recipe
 
 
-def _opts(faces: Path, out: Path, iters: int, **kw) -> TrainOptions:
+def _opts(faces: Path, out: Path, iters: int, tensorboard: bool = False, **kw) -> TrainOptions:
     return TrainOptions(faces=str(faces), recipe=RECIPE, out=str(out), iters=iters, config="tiny", progress=False,
-                        tensorboard=False, **kw)
+                        tensorboard=tensorboard, **kw)
 
 
 def _fixed_loss(stage: str, run: Path, faces: Path, weights: Path | None) -> float:
@@ -91,7 +91,8 @@ def test_stage_order_and_config_are_checked(tmp_path: Path, clr_faces: Path) -> 
     with pytest.raises(ConfigError, match="no images"):
         (tmp_path / "empty").mkdir()
         train_stage("irn", _opts(tmp_path / "empty", tmp_path / "r2", 1))
-    train_stage("irn", _opts(clr_faces, tmp_path / "r3", 1))
+    train_stage("irn", _opts(clr_faces, tmp_path / "r3", 1, tensorboard=True))
+    assert list((tmp_path / "r3" / "train" / "irn" / "tb").glob("events.out.tfevents.*"))
     other = CLRFaceConfig.tiny()
     other.sampler.steps = 7
     with pytest.raises(ConfigError, match="different config"):
