@@ -66,7 +66,9 @@ def test_guided_sampler_step_changes_only_masked_features(parts: dict) -> None:
     ae, fr, m = parts["ae"], parts["fr"], parts["mask"]
     sde = VPSDE(0.1, 20.0, 1e-3)
     cond = torch.zeros(1, 4, 16, 16)
-    eps_fn = lambda z, t: 0.5 * z
+    def eps_fn(z, t):
+        return 0.5 * z
+
     target = torch.randn(1, 32, generator=torch.Generator().manual_seed(4))
     plain = sample(eps_fn, sde, cond, [torch.Generator().manual_seed(9)], steps=1)
     guide = Guidance(mask=m, fr=fr, target=target, decode=ae.decode, strength=0.3)
