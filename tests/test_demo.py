@@ -28,3 +28,9 @@ def test_demo_reproduces_the_committed_leaderboard(tmp_path):
     results = json.loads((tmp_path / "demo" / "leaderboard" / "results.json").read_text())
     assert (tmp_path / "demo" / "leaderboard" / "index.html").is_file()
     assert np.isfinite([r["values"]["psnr:rgb"]["mean"] for r in results["rows"]]).all()
+    # bit for bit: the same content hash as the committed results (another folder, commit and machine)
+    from bfrbench.leaderboard.results import content_hash
+    from bfrbench.leaderboard.suite import load_suite
+
+    committed = json.loads((load_suite("demo").path / "results.json").read_text())
+    assert results["content_sha256"] == content_hash(results) == committed["content_sha256"]

@@ -28,7 +28,7 @@ from bfrbench.leaderboard.suite import Suite, metric_higher_is_better
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Entry", "build_results", "restored_hash", "read_json", "numbers_view", "compare_numbers", "content_hash",
+__all__ = ["Entry", "build_results", "restored_hash", "read_json", "numbers_view", "compare_numbers", "content_hash", "content_view",
            "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
@@ -280,9 +280,34 @@ def build_results(suite: Suite, entries: list[Entry], *, out_dir: Path | None = 
     return results
 
 
+def content_view(results: dict[str, Any]) -> dict[str, Any]:
+    """What ``content_sha256`` covers: everything except where and on what the suite happened to run.
+
+    Left out: ``generated`` (date, command, git commit), ``content_sha256`` itself, each row's
+    ``provenance.environment`` (platform, git commit, CUDA; package versions stay recorded beside it) and
+    ``artifacts`` (folder locations: the artifacts' content hashes stay in ``provenance``), and each test
+    set's ``path`` (the work folder). So a fresh clone at another commit, in another folder, on another
+    machine with the same library versions reproduces the committed hash (docs/reproducibility.md).
+    """
+    view = {k: v for k, v in results.items() if k not in ("generated", "content_sha256")}
+    rows = []
+    for r in view.get("rows") or []:
+        r = {k: v for k, v in r.items() if k != "artifacts"}
+        prov = r.get("provenance")
+        if isinstance(prov, dict) and "environment" in prov:
+            r["provenance"] = {k: v for k, v in prov.items() if k != "environment"}
+        rows.append(r)
+    if "rows" in view:
+        view["rows"] = rows
+    if isinstance(view.get("testsets"), dict):
+        view["testsets"] = {name: ({k: v for k, v in t.items() if k != "path"} if isinstance(t, dict) else t)
+                            for name, t in view["testsets"].items()}
+    return view
+
+
 def content_hash(results: dict[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of everything except ``generated`` and ``content_sha256`` itself."""
-    return sha256_json({k: v for k, v in results.items() if k not in ("generated", "content_sha256")})
+    """SHA-256 of the canonical JSON of :func:`content_view`."""
+    return sha256_json(content_view(results))
 
 
 def numbers_view(results: dict[str, Any]) -> dict[str, Any]:
