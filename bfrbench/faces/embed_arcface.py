@@ -100,6 +100,8 @@ class ArcFaceEmbedder(Embedder):
     """
 
     name: ClassVar[str] = "arcface"
+    # any one of the ArcFace models is enough
+    weight_options: ClassVar[tuple[tuple[str, ...], ...]] = tuple((w,) for w in MODELS.values())
     dim: ClassVar[int] = 512
     default_threshold: ClassVar[float] = 0.4
     paper = "Deng et al. CVPR 2019, ArcFace (insightface model zoo)"

@@ -23,7 +23,7 @@ from bfrbench.errors import ArtifactError
 from bfrbench.io import sha256_file, sha256_json
 from bfrbench.leaderboard import stats
 from bfrbench.leaderboard.breakdown import breakdown_table, subset_means
-from bfrbench.leaderboard.suite import Suite, metric_higher_is_better
+from bfrbench.leaderboard.suite import Suite, metric_higher_is_better, metric_is_set_level
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -267,7 +267,7 @@ def build_results(suite: Suite, entries: list[Entry], *, out_dir: Path | None = 
         "suite": {"name": suite.name, "version": suite.version, "title": suite.title, "main_score": suite.main_score,
                   "baseline": suite.baseline, "suite_sha256": sha256_json(suite.raw), "statistics": suite.statistics},
         "metrics": {s: {"higher_is_better": directions[s], "label": suite.metric_label(s),
-                        "set_level": s.split(":", 1)[0] in ("fid", "kid")} for s in all_specs},
+                        "set_level": metric_is_set_level(s)} for s in all_specs},
         "metric_order": all_specs,
         "testsets": testsets,
         "rows": rows,
