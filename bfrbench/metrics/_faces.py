@@ -102,5 +102,5 @@ def landmarker(backend: str, device: str = "cpu") -> Any:
     """The dense landmarker ``backend`` (``dlib68``, ``awing98``) on ``device`` (dlib68: always CPU)."""
     from bfrbench.faces import get_landmarker
 
-    opts = {} if backend_cpu_only(backend, "landmarker") else {"device": device}
+    opts: dict[str, Any] = {} if backend_cpu_only(backend, "landmarker") else {"device": device}
     return get_landmarker(backend, **opts)
