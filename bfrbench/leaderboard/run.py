@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bfrbench.artifacts import read_artifact, read_json_file
 from bfrbench.errors import ArtifactError, BfrbenchError, MissingWeightsError
 from bfrbench.io import atomic_write_json, list_images, sha256_file, sha256_json
 from bfrbench.leaderboard.pipeline import Pipeline, default_pipeline
-from bfrbench.leaderboard.results import read_json, restored_hash
+from bfrbench.leaderboard.results import restored_hash
 from bfrbench.leaderboard.suite import Suite, load_suite
 
 __all__ = ["run_suite", "RunReport", "StageRecord"]
@@ -69,7 +70,7 @@ def _stamped(folder: Path, key: str) -> dict[str, Any] | None:
     if not p.is_file():
         return None
     try:
-        data = read_json(p)
+        data = read_json_file(p)
     except ArtifactError:
         return None
     return data if data.get("key") == key else None
@@ -169,7 +170,7 @@ def run_suite(
 
         def build_ts(tdir: Path = tdir, t: Any = t, src_path: Any = src_path) -> dict[str, Any]:
             pipe.build_testset(t.preset, Path(src_path), tdir, seed=t.seed, limit=t.limit, workers=workers)
-            tj = read_json(tdir / "testset.json", "testset")
+            tj = read_artifact(tdir / "testset.json", "testset")
             actual = sha256_file(tdir / "manifest.parquet")
             if tj.get("manifest_sha256") and tj["manifest_sha256"] != actual:
                 raise ArtifactError(f"{tdir}: testset.json manifest_sha256 differs from manifest.parquet")
@@ -191,7 +192,7 @@ def run_suite(
 
             def do_run(rdir: Path = rdir, m: Any = m, tdir: Path = tdir) -> dict[str, Any]:
                 pipe.restore(m.name, tdir, rdir, device=device, seed=s.seed, options=dict(m.options), workers=workers)
-                run = read_json(rdir / "run.json", "run")
+                run = read_artifact(rdir / "run.json", "run")
                 return {"restored_sha256": restored_hash({k: v["sha256"] for k, v in (run.get("images") or {}).items()})}
 
             rstamp = _stage(report, "restore", cell, rdir, rkey, do_run)
@@ -211,7 +212,7 @@ def run_suite(
                     skipped = sorted(optional)
                     pipe.evaluate(tdir, rdir, edir, metrics=[x for x in metrics if x not in optional],
                                   device=device, workers=workers)
-                read_json(edir / "summary.json", "evaluation")
+                read_artifact(edir / "summary.json", "evaluation")
                 return {"skipped_metrics": skipped}
 
             if _stage(report, "evaluate", cell, edir, ekey, do_eval) is None:
@@ -222,7 +223,7 @@ def run_suite(
     timings = {f"{r.stage}:{r.name}": round(r.seconds, 3) for r in report.stages if r.status == "built"}
     old = work / "index.json"
     if methods and old.is_file():  # keep the cells of methods not re-run this time
-        kept = [e for e in read_json(old).get("entries", []) if e["method"] not in methods]
+        kept = [e for e in read_artifact(old, "leaderboard-index").get("entries", []) if e["method"] not in methods]
         entries = kept + entries
     atomic_write_json(work / "index.json", {"kind": "leaderboard-index", "suite": s.name,
                                             "entries": sorted(entries, key=lambda e: (e["testset"], e["method"])),
