@@ -67,14 +67,9 @@ def render_cmd(args: argparse.Namespace) -> int:
 
 
 def list_cmd(args: argparse.Namespace) -> int:
-    from bfrbench.leaderboard.suite import list_suites, load_suite
+    from bfrbench.leaderboard.suite import suite_summaries
 
-    rows: list[dict[str, Any]] = []
-    for name in list_suites():
-        s = load_suite(name)
-        rows.append({"name": name, "title": s.title, "testsets": [t.name for t in s.testsets],
-                     "methods": [m.display for m in s.methods], "reported_rows": len(s.reported),
-                     "rendered": (s.path / "results.json").is_file()})
+    rows = suite_summaries()
     if args.json:
         from bfrbench.cli import print_json
 

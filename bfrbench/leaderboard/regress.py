@@ -59,9 +59,9 @@ def parse_tolerances(items: list[str] | None) -> dict[str, float]:
                 raise ValueError
             out[name.strip()] = float(val)
         except ValueError:
-            raise ConfigError(f"--tolerance {it!r}: expected METRIC=VALUE, e.g. psnr:rgb=0.05") from None
+            raise ConfigError(f"tolerances: {it!r}: expected METRIC=VALUE, e.g. psnr:rgb=0.05") from None
         if out[name.strip()] < 0:
-            raise ConfigError(f"--tolerance {it!r}: tolerance must be >= 0")
+            raise ConfigError(f"tolerances: {it!r}: tolerance must be >= 0")
     return out
 
 

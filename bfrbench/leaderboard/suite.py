@@ -30,6 +30,7 @@ __all__ = [
     "suites_root",
     "metric_higher_is_better",
     "metric_is_set_level",
+    "suite_summaries",
 ]
 
 SOURCE_KINDS = ("samples", "folder", "none")
@@ -185,6 +186,17 @@ def _resolve_path(suite: str | os.PathLike[str]) -> Path:
         return cand
     known = ", ".join(list_suites()) or "none"
     raise ConfigError(f"suite {str(suite)!r}: no such suite folder or suite.yaml (published suites: {known})")
+
+
+def suite_summaries() -> list[dict[str, Any]]:
+    """One record per published suite: name, title, test sets, method labels, reported rows, rendered or not."""
+    rows: list[dict[str, Any]] = []
+    for name in list_suites():
+        s = load_suite(name)
+        rows.append({"name": name, "title": s.title, "testsets": [t.name for t in s.testsets],
+                     "methods": [m.display for m in s.methods], "reported_rows": len(s.reported),
+                     "rendered": (s.path / "results.json").is_file()})
+    return rows
 
 
 def list_suites() -> list[str]:
