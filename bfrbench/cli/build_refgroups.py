@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bfrbench.exitcodes import EXIT_OK
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -58,4 +60,4 @@ def run(args: argparse.Namespace) -> int:
               f"{c['targets']} targets -> {args.out}")
         for w in rec.get("warnings", []):
             print(f"warning: {w}")
-    return 0
+    return EXIT_OK

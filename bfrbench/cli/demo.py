@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bfrbench.exitcodes import status_for
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("demo", help="run the whole pipeline on real offline face photos (README's main job)",
@@ -21,6 +23,4 @@ def run(args: argparse.Namespace) -> int:
     from bfrbench.demo import run_demo
 
     summary = run_demo(args.out, workers=args.workers, device=args.device, suite=args.suite)
-    if summary["failures"]:
-        return 3
-    return 0
+    return status_for(summary["failures"])

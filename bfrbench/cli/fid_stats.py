@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bfrbench.exitcodes import status_for
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("fid-stats", help="compute FID statistics (mu, sigma) of an image folder")
@@ -29,4 +31,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {res['out']}: n={res['n']} resize={res['resize']} failed={len(res['failures'])}")
         for f in res["failures"]:
             print(f"  skipped {f['path']}: {f['reason']}")
-    return 3 if res["failures"] else 0
+    return status_for(res["failures"])

@@ -6,11 +6,13 @@ import argparse
 import sys
 from typing import Any
 
+from bfrbench.exitcodes import EXIT_OK, EXIT_USAGE, status_for
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("leaderboard", help="run, render and list leaderboard suites")
     sub = p.add_subparsers(dest="leaderboard_command", metavar="ACTION")
-    p.set_defaults(func=lambda a, _p=p: (_p.print_help(), 2)[1])
+    p.set_defaults(func=lambda a, _p=p: (_p.print_help(), EXIT_USAGE)[1])
 
     r = sub.add_parser("run", help="build what is missing, restore, evaluate (cached), then render")
     r.add_argument("suite", help="suite name under leaderboards/, a suite folder or a suite.yaml")
@@ -55,7 +57,7 @@ def run_cmd(args: argparse.Namespace) -> int:
     if not args.no_render:
         res = render_suite(suite, work_dir=args.work)
         print(f"rendered {suite.path}/README.md, results.json ({len(res['rows'])} rows), index.html", file=sys.stderr)
-    return 1 if report.failures else 0
+    return status_for(report.failures)  # partial failure: 3, like every command (README "Exit status")
 
 
 def render_cmd(args: argparse.Namespace) -> int:
@@ -68,18 +70,13 @@ def render_cmd(args: argparse.Namespace) -> int:
         check_out(args.out, {"--work": args.work or load_suite(args.suite).path / "_work"})
     res = render_suite(args.suite, work_dir=args.work, out_dir=args.out)
     print(f"{len(res['rows'])} rows, content_sha256 {res['content_sha256']}")
-    return 0
+    return EXIT_OK
 
 
 def list_cmd(args: argparse.Namespace) -> int:
-    from bfrbench.leaderboard.suite import list_suites, load_suite
+    from bfrbench.leaderboard.suite import suite_summaries
 
-    rows: list[dict[str, Any]] = []
-    for name in list_suites():
-        s = load_suite(name)
-        rows.append({"name": name, "title": s.title, "testsets": [t.name for t in s.testsets],
-                     "methods": [m.display for m in s.methods], "reported_rows": len(s.reported),
-                     "rendered": (s.path / "results.json").is_file()})
+    rows = suite_summaries()
     if args.json:
         from bfrbench.cli import print_json
 
@@ -88,4 +85,4 @@ def list_cmd(args: argparse.Namespace) -> int:
         for r in rows:
             print(f"{r['name']:12s} {r['title']}  ({len(r['methods'])} methods, {len(r['testsets'])} test sets, "
                   f"{r['reported_rows']} reported rows{', rendered' if r['rendered'] else ''})")
-    return 0
+    return EXIT_OK

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bfrbench.exitcodes import EXIT_OK
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("methods", help="list restoration methods")
@@ -22,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     rows = list_methods()
     if args.json:
         print_json(rows)
-        return 0
+        return EXIT_OK
     head = ("name", "refs", "stochastic", "steps", "weights", "paper")
     table = [head] + [(
         r["name"],
@@ -35,4 +37,4 @@ def run(args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in table) for i in range(len(head) - 1)]
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
-    return 0
+    return EXIT_OK

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bfrbench.exitcodes import EXIT_OK
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("metrics", help="list metrics and their variants")
@@ -27,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     rows = list_metrics()
     if args.json:
         print_json(rows)
-        return 0
+        return EXIT_OK
     header = ("spec", "kind", "better", "range", "default", "weights", "reference")
     table = [(r["spec"], r["kind"], "higher" if r["higher_is_better"] else "lower", _range(r["range"]),
               "*" if r["default"] else "", "yes" if r["weights_present"] else "no", r["reference"][:60])
@@ -35,4 +37,4 @@ def run(args: argparse.Namespace) -> int:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
     for line in (header, *table):
         print("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip())
-    return 0
+    return EXIT_OK

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bfrbench.exitcodes import EXIT_ERROR, EXIT_OK
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("regress", help="compare candidate results with a baseline; exit 1 on regression")
@@ -37,4 +39,4 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(diff_table(diffs), end="")
         print(f"{len(diffs)} metric(s) compared, {failed} regression(s)")
-    return 1 if failed else 0
+    return EXIT_ERROR if failed else EXIT_OK

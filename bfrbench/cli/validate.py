@@ -1,4 +1,5 @@
-"""``bfrbench validate TARGET``: check a recipe (file or preset name) or re-hash a test-set folder.
+"""``bfrbench validate TARGET``: check a recipe (file or preset name) or re-hash a test-set folder
+(:func:`bfrbench.validation.validate`).
 
 * recipe: loads it (includes, keys, ops, ranges), draws the parameters of 3 sample images and prints them;
 * test set (a folder with testset.json): re-hashes every HQ/LQ PNG against manifest.parquet and the manifest
@@ -12,6 +13,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from bfrbench.exitcodes import EXIT_ERROR, EXIT_OK
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("validate", help="check a recipe file/preset, or re-hash a test set",
@@ -21,29 +24,11 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _validate_recipe(target: str) -> dict[str, Any]:
-    from bfrbench.degrade.recipe import load_recipe
-    from bfrbench.rng import item_generator
-
-    r = load_recipe(target)
-    samples = [r.sample(item_generator(0, f"sample{i}"), index=i) for i in range(3)]
-    return {"kind": "recipe", "ok": True, "name": r.name, "version": r.version, "sha256": r.sha256,
-            "steps": [s.step_name for s in r.steps], "columns": r.columns, "grid_size": r.grid_size,
-            "samples": samples, "problems": []}
-
-
 def run(args: argparse.Namespace) -> int:
-    from bfrbench.errors import ArtifactError
+    from bfrbench.validation import validate
 
     target = Path(args.target)
-    if target.is_dir():
-        if not (target / "testset.json").is_file():
-            raise ArtifactError(f"{target}: no testset.json; validate supports recipes and test-set folders")
-        from bfrbench.testset import verify_testset
-
-        report = {"kind": "testset", **verify_testset(target)}
-    else:
-        report = _validate_recipe(args.target)
+    report = validate(args.target)
     if args.json:
         from bfrbench.cli import print_json
 
@@ -58,4 +43,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"test set {target}: {report['checked']} files checked, {status}")
         for prob in report["problems"]:
             print("  " + prob)
-    return 0 if report["ok"] else 1
+    return EXIT_OK if report["ok"] else EXIT_ERROR

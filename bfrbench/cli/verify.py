@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from bfrbench.exitcodes import EXIT_ERROR, EXIT_OK
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("verify", help="re-hash what a leaderboard results.json names and report drift")
@@ -28,4 +30,4 @@ def run(args: argparse.Namespace) -> int:
         for d in rep.drifts:
             print(d.line(), file=sys.stderr)
         print(f"{rep.checked} checks, {len(rep.drifts)} drift(s): {'OK' if rep.ok else 'DRIFT'}")
-    return 0 if rep.ok else 1
+    return EXIT_OK if rep.ok else EXIT_ERROR

@@ -122,7 +122,7 @@ class Step:
         return self.run(img, p, rng)
 
 
-DEGRADATIONS: Registry[Step] = Registry("degradation op", base=Step, entry_point_group="bfrbench.degradations")
+DEGRADATIONS: Registry[type[Step]] = Registry("degradation op", base=Step, entry_point_group="bfrbench.degradations")
 
 
 @DEGRADATIONS.register()
@@ -354,7 +354,7 @@ def build_step(spec: Any, *, size: int, index: int) -> Step:
     if not isinstance(spec, dict) or "op" not in spec:
         raise ConfigError(f"step {index + 1}: each step must be a mapping with an 'op' key, got {spec!r}")
     try:
-        cls: type[Step] = DEGRADATIONS.get(str(spec["op"]))  # type: ignore[assignment]
+        cls = DEGRADATIONS.get(str(spec["op"]))
     except RegistryError as exc:
         raise ConfigError(f"step {index + 1}: {exc}") from None
     return cls(spec, size=size, index=index)

@@ -123,9 +123,14 @@ class Embedder(ABC):
         dim: embedding size D.
         weights_sha256: SHA-256 of the weight file used (None for unknown).
         default_threshold: cosine distance below which two faces are taken as the same person.
+        weight_options: alternative sets of weight files (names in bfrbench.weights); any one complete set
+            is enough (the metrics ``ids``/``deg`` read their weights from here).
+        cpu_only: the backend runs on the CPU whatever ``device`` says (dlib-bin, cv2.dnn builds).
     """
 
     name: ClassVar[str] = ""
+    weight_options: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    cpu_only: ClassVar[bool] = False
     dim: ClassVar[int] = 0
     default_threshold: ClassVar[float] = 0.4
     paper: ClassVar[str] = ""
@@ -161,9 +166,14 @@ class Embedder(ABC):
 
 
 class Landmarker(ABC):
-    """Dense landmarks on aligned 512x512 faces (for the ``lmd`` metric)."""
+    """Dense landmarks on aligned 512x512 faces (for the ``lmd`` metric).
+
+    ``weight_options`` and ``cpu_only`` mean what they mean on :class:`Embedder`.
+    """
 
     name: ClassVar[str] = ""
+    weight_options: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    cpu_only: ClassVar[bool] = False
     num_points: ClassVar[int] = 0
     model_id: str = ""
     weights_sha256: str | None = None

@@ -100,6 +100,10 @@ class ArcFaceEmbedder(Embedder):
     """
 
     name: ClassVar[str] = "arcface"
+    # the model the default constructor loads (webface_r50), and only that one: importing another ArcFace model
+    # (buffalo_l, antelopev2) must not make the default identity backend one that then fails on the missing
+    # webface file (docs/security.md)
+    weight_options: ClassVar[tuple[tuple[str, ...], ...]] = ((MODELS["webface_r50"],),)
     dim: ClassVar[int] = 512
     default_threshold: ClassVar[float] = 0.4
     paper = "Deng et al. CVPR 2019, ArcFace (insightface model zoo)"

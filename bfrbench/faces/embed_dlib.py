@@ -45,6 +45,9 @@ class DlibEmbedder(Embedder):
     """
 
     name: ClassVar[str] = "dlib"
+    weight_options: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("dlib-face-recognition-resnet-v1", "dlib-shape-predictor-5"),)
+    cpu_only: ClassVar[bool] = True
     dim: ClassVar[int] = 128
     default_threshold: ClassVar[float] = 0.085
     paper = "D. King, dlib face recognition ResNet (dlib-models, 2017)"

@@ -47,6 +47,8 @@ class FaceNetEmbedder(Embedder):
     """
 
     name: ClassVar[str] = "facenet"
+    weight_options: ClassVar[tuple[tuple[str, ...], ...]] = (("facenet-graph-final",),)
+    cpu_only: ClassVar[bool] = True
     dim: ClassVar[int] = 512
     default_threshold: ClassVar[float] = 0.4
     paper = "Schroff et al. CVPR 2015, FaceNet (davidsandberg/facenet 20180402-114759 style graph)"

@@ -27,6 +27,7 @@ class AWing98Landmarker(Landmarker):
     """
 
     name: ClassVar[str] = "awing98"
+    weight_options: ClassVar[tuple[tuple[str, ...], ...]] = (("facexlib-awing-wflw",),)
     num_points: ClassVar[int] = 98
 
     def __init__(self, *, device: str = "cpu", weights_path: str | None = None) -> None:

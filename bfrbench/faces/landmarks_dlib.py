@@ -28,6 +28,8 @@ class Dlib68Landmarker(Landmarker):
     """
 
     name: ClassVar[str] = "dlib68"
+    weight_options: ClassVar[tuple[tuple[str, ...], ...]] = (("dlib-shape-predictor-68",),)
+    cpu_only: ClassVar[bool] = True
     num_points: ClassVar[int] = 68
 
     def __init__(self, *, fallback: Literal["nan", "fixed"] = "nan", upsample: int = 0, device: str = "cpu") -> None:

@@ -1,7 +1,8 @@
 """Leaderboard plots as PNG: the perception-distortion plane, metric-vs-severity curves, sample grids.
 
 * Perception-distortion plane (Blau & Michaeli, "The Perception-Distortion Tradeoff", CVPR 2018): one point
-  per method, x = a distortion metric (LPIPS, PSNR, SSIM), y = a perception metric (FID, NIQE), error bars
+  per method, x = a distortion metric (PSNR, LPIPS, ...), y = a perception metric (NIQE, FID, ...), as each
+  metric class declares in its ``axis`` attribute, error bars
   from the bootstrap CIs where the metric is per-image.
 * Metric-vs-severity curves: the main per-image metric's mean per severity bin (see ``breakdown.py``), one
   panel per degradation parameter, one line per method.
@@ -23,9 +24,6 @@ import numpy as np
 from bfrbench.io import atomic_write_bytes
 
 __all__ = ["perception_distortion_plot", "severity_plot", "sample_grid", "pick_pd_axes"]
-
-_DISTORTION = ("lpips", "psnr", "ssim", "flpips")
-_PERCEPTION = ("fid", "niqe", "musiq", "kid")
 
 
 def _pyplot() -> Any:
@@ -53,13 +51,25 @@ def _save(fig: Any, path: Path) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
+def _axis(spec: str) -> str | None:
+    from bfrbench.errors import RegistryError
+    from bfrbench.metrics import metric_info
+
+    try:
+        return metric_info(spec).axis
+    except RegistryError:  # reported-only metric the registry does not know
+        return None
+
+
 def pick_pd_axes(specs: list[str], configured: dict[str, str] | None = None) -> tuple[str, str] | None:
-    """(x, y) specs for the perception-distortion plane: the configured pair, else the first distortion
-    metric (LPIPS, PSNR, SSIM) and the first perception metric (FID, NIQE) present; None if either is missing."""
+    """(x, y) specs for the perception-distortion plane: the configured pair, else the first spec (in the
+    given order) whose metric class has ``axis == "distortion"`` and the first with ``axis == "perception"``
+    (the metric registry decides); None if either is missing."""
     if configured and configured.get("x") in specs and configured.get("y") in specs:
         return configured["x"], configured["y"]
-    x = next((s for base in _DISTORTION for s in specs if s.split(":")[0] == base), None)
-    y = next((s for base in _PERCEPTION for s in specs if s.split(":")[0] == base), None)
+    axes = {s: _axis(s) for s in specs}
+    x = next((s for s in specs if axes[s] == "distortion"), None)
+    y = next((s for s in specs if axes[s] == "perception"), None)
     return (x, y) if x and y else None
 
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bfrbench.errors import ArtifactError, ConfigError
+from bfrbench.artifacts import read_artifact
+from bfrbench.errors import ConfigError
 from bfrbench.leaderboard import stats
-from bfrbench.leaderboard.results import read_json
 from bfrbench.leaderboard.suite import metric_higher_is_better
 
 __all__ = ["MetricDiff", "load_comparable", "compare_results", "parse_tolerances", "diff_table", "junit_xml"]
@@ -59,9 +59,9 @@ def parse_tolerances(items: list[str] | None) -> dict[str, float]:
                 raise ValueError
             out[name.strip()] = float(val)
         except ValueError:
-            raise ConfigError(f"--tolerance {it!r}: expected METRIC=VALUE, e.g. psnr:rgb=0.05") from None
+            raise ConfigError(f"tolerances: {it!r}: expected METRIC=VALUE, e.g. psnr:rgb=0.05") from None
         if out[name.strip()] < 0:
-            raise ConfigError(f"--tolerance {it!r}: tolerance must be >= 0")
+            raise ConfigError(f"tolerances: {it!r}: tolerance must be >= 0")
     return out
 
 
@@ -89,12 +89,8 @@ def _from_summary(summary: dict[str, Any], path: Path) -> dict[str, Any]:
 def load_comparable(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A leaderboard results.json, or an evaluation summary.json turned into a one-row results dict."""
     p = Path(path)
-    data = read_json(p)
-    if data.get("kind") == "leaderboard-results":
-        return data
-    if data.get("kind") == "evaluation":
-        return _from_summary(data, p)
-    raise ArtifactError(f"{p}: not a leaderboard results.json or an evaluation summary.json (kind {data.get('kind')!r})")
+    data = read_artifact(p, ("leaderboard-results", "evaluation"))
+    return data if data["kind"] == "leaderboard-results" else _from_summary(data, p)
 
 
 def _tol(spec: str, tolerances: dict[str, float], default: float) -> tuple[float, bool]:

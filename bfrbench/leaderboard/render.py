@@ -19,10 +19,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bfrbench.artifacts import read_artifact, read_json_file
 from bfrbench.errors import ArtifactError
 from bfrbench.io import atomic_write_json, atomic_write_text
 from bfrbench.leaderboard import plots as P
-from bfrbench.leaderboard.results import Entry, build_results, read_json
+from bfrbench.leaderboard.results import Entry, build_results
 from bfrbench.leaderboard.suite import Suite, load_suite
 
 __all__ = ["render_suite", "render_markdown", "render_csv", "render_html", "load_index", "fmt"]
@@ -41,7 +42,7 @@ def load_index(work_dir: Path) -> tuple[list[Entry], dict[str, Any]]:
     path = work_dir / "index.json"
     if not path.is_file():
         return [], {}
-    idx = read_json(path, "leaderboard-index")
+    idx = read_artifact(path, "leaderboard-index")
 
     def p(s: str) -> Path:
         q = Path(s)
@@ -50,7 +51,7 @@ def load_index(work_dir: Path) -> tuple[list[Entry], dict[str, Any]]:
     entries = [Entry(method=e["method"], method_name=e["method_name"], testset=e["testset"],
                      testset_dir=p(e["testset_dir"]), run_dir=p(e["run_dir"]), eval_dir=p(e["eval_dir"]))
                for e in idx.get("entries", [])]
-    return entries, idx
+    return entries, dict(idx.items())
 
 
 def _cell(row: dict[str, Any], spec: str, *, ci: bool) -> str:
@@ -294,7 +295,7 @@ def render_suite(suite: str | os.PathLike[str] | Suite, *, work_dir: str | os.Pa
     results["plots"] = _make_plots(s, results, entries, out)
     results["content_sha256"] = content_hash(results)
     old_path = out / "results.json"
-    old = read_json(old_path) if old_path.is_file() else {}
+    old = read_json_file(old_path) if old_path.is_file() else {}
     if old.get("content_sha256") == results["content_sha256"] and "generated" in old:
         results["generated"] = old["generated"]
     else:

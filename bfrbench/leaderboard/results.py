@@ -11,7 +11,6 @@ reproducibility comparison leave out.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bfrbench.artifacts import read_artifact
 from bfrbench.errors import ArtifactError
 from bfrbench.io import sha256_file, sha256_json
 from bfrbench.leaderboard import stats
 from bfrbench.leaderboard.breakdown import breakdown_table, subset_means
-from bfrbench.leaderboard.suite import Suite, metric_higher_is_better
+from bfrbench.leaderboard.suite import Suite, metric_higher_is_better, metric_is_set_level
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Entry", "build_results", "restored_hash", "read_json", "numbers_view", "compare_numbers", "content_hash", "content_view",
+__all__ = ["Entry", "build_results", "restored_hash", "numbers_view", "compare_numbers", "content_hash", "content_view",
            "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
@@ -45,19 +45,6 @@ class Entry:
     testset_dir: Path
     run_dir: Path
     eval_dir: Path
-
-
-def read_json(path: Path, kind: str | None = None) -> dict[str, Any]:
-    """Read an artifact JSON file, checking ``kind`` when given."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: missing") from None
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"{path}: unreadable JSON ({exc})") from None
-    if kind is not None and data.get("kind") != kind:
-        raise ArtifactError(f"{path}: expected kind {kind!r}, found {data.get('kind')!r}")
-    return data
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -103,9 +90,9 @@ def _set_value(v: Any) -> float | None:
 
 
 def _load_entry(e: Entry, base: Path) -> dict[str, Any]:
-    summary = read_json(e.eval_dir / "summary.json", "evaluation")
-    run = read_json(e.run_dir / "run.json", "run")
-    tjson = read_json(e.testset_dir / "testset.json", "testset")
+    summary = read_artifact(e.eval_dir / "summary.json", "evaluation")
+    run = read_artifact(e.run_dir / "run.json", "run")
+    tjson = read_artifact(e.testset_dir / "testset.json", "testset")
     per_image = _read_parquet(e.eval_dir / "per_image.parquet").sort_values("id").reset_index(drop=True)
     manifest = _read_parquet(e.testset_dir / "manifest.parquet")
     images = {k: v["sha256"] for k, v in (run.get("images") or {}).items()}
@@ -267,7 +254,7 @@ def build_results(suite: Suite, entries: list[Entry], *, out_dir: Path | None = 
         "suite": {"name": suite.name, "version": suite.version, "title": suite.title, "main_score": suite.main_score,
                   "baseline": suite.baseline, "suite_sha256": sha256_json(suite.raw), "statistics": suite.statistics},
         "metrics": {s: {"higher_is_better": directions[s], "label": suite.metric_label(s),
-                        "set_level": s.split(":", 1)[0] in ("fid", "kid")} for s in all_specs},
+                        "set_level": metric_is_set_level(s)} for s in all_specs},
         "metric_order": all_specs,
         "testsets": testsets,
         "rows": rows,

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bfrbench.artifacts import read_artifact, read_json_file
 from bfrbench.errors import ArtifactError, BfrbenchError, MissingWeightsError
 from bfrbench.io import atomic_write_json, list_images, sha256_file, sha256_json
 from bfrbench.leaderboard.pipeline import Pipeline, default_pipeline
-from bfrbench.leaderboard.results import read_json, restored_hash
+from bfrbench.leaderboard.results import restored_hash
 from bfrbench.leaderboard.suite import Suite, load_suite
 
 __all__ = ["run_suite", "RunReport", "StageRecord"]
@@ -69,7 +70,7 @@ def _stamped(folder: Path, key: str) -> dict[str, Any] | None:
     if not p.is_file():
         return None
     try:
-        data = read_json(p)
+        data = read_json_file(p)
     except ArtifactError:
         return None
     return data if data.get("key") == key else None
@@ -125,6 +126,93 @@ def _source(suite: Suite, pipe: Pipeline, work: Path, report: RunReport) -> tupl
     return None
 
 
+@dataclass
+class _Ctx:
+    """What every stage of one ``run_suite`` call shares."""
+
+    suite: Suite
+    pipe: Pipeline
+    work: Path
+    report: RunReport
+    workers: int
+    device: str
+    metrics: list[str]
+    optional: set[str]
+    #: extra evaluate() arguments: a suite that names a protocol (``protocol:``) also takes its FID statistics
+    eval_kw: dict[str, Any]
+
+
+def _testset_stage(c: _Ctx, t: Any, src_path: Path, src_hash: str) -> tuple[Path, dict[str, Any]] | None:
+    """Build (or reuse) one test set; checks its manifest hash against testset.json and the suite's pin."""
+    tkey = sha256_json({"testset": t.config(), "source_sha256": src_hash, "pipeline": c.pipe.version})
+    tdir = c.work / "testsets" / f"{t.name}-{tkey[:12]}"
+
+    def build_ts() -> dict[str, Any]:
+        c.pipe.build_testset(t.preset, Path(src_path), tdir, seed=t.seed, limit=t.limit, workers=c.workers)
+        tj = read_artifact(tdir / "testset.json", "testset")
+        actual = sha256_file(tdir / "manifest.parquet")
+        if tj.get("manifest_sha256") and tj["manifest_sha256"] != actual:
+            raise ArtifactError(f"{tdir}: testset.json manifest_sha256 differs from manifest.parquet")
+        if t.manifest_sha256 and t.manifest_sha256 != actual:
+            raise ArtifactError(f"test set {t.name!r}: manifest_sha256 {actual} differs from the pinned "
+                                f"{t.manifest_sha256} in suite.yaml (recipe or source faces changed)")
+        return {"manifest_sha256": actual}
+
+    stamp = _stage(c.report, "testset", t.name, tdir, tkey, build_ts)
+    return None if stamp is None else (tdir, stamp)
+
+
+def _cell_stages(c: _Ctx, t: Any, m: Any, tdir: Path, tstamp: dict[str, Any]) -> dict[str, str] | None:
+    """Restore then evaluate one (test set, method) cell; returns its index entry, None when a stage failed."""
+    s = c.suite
+    cell = f"{t.name}/{m.display}"
+    rkey = sha256_json({"method": m.name, "options": m.options, "seed": s.seed,
+                        "manifest_sha256": tstamp["manifest_sha256"]})
+    rdir = c.work / "runs" / t.name / f"{m.display}-{rkey[:12]}"
+
+    def do_run() -> dict[str, Any]:
+        c.pipe.restore(m.name, tdir, rdir, device=c.device, seed=s.seed, options=dict(m.options), workers=c.workers)
+        run = read_artifact(rdir / "run.json", "run")
+        return {"restored_sha256": restored_hash({k: v["sha256"] for k, v in (run.get("images") or {}).items()})}
+
+    rstamp = _stage(c.report, "restore", cell, rdir, rkey, do_run)
+    if rstamp is None:
+        return None
+    ekey = sha256_json({"metrics": c.metrics, "restored_sha256": rstamp["restored_sha256"],
+                        "manifest_sha256": tstamp["manifest_sha256"]})
+    edir = c.work / "evals" / t.name / f"{m.display}-{ekey[:12]}"
+
+    def do_eval() -> dict[str, Any]:
+        try:
+            c.pipe.evaluate(tdir, rdir, edir, metrics=c.metrics, device=c.device, workers=c.workers, **c.eval_kw)
+            skipped: list[str] = []
+        except MissingWeightsError:
+            if not c.optional:
+                raise
+            skipped = sorted(c.optional)
+            c.pipe.evaluate(tdir, rdir, edir, metrics=[x for x in c.metrics if x not in c.optional],
+                            device=c.device, workers=c.workers, **c.eval_kw)
+        read_artifact(edir / "summary.json", "evaluation")
+        return {"skipped_metrics": skipped}
+
+    if _stage(c.report, "evaluate", cell, edir, ekey, do_eval) is None:
+        return None
+    return {"method": m.display, "method_name": m.name, "testset": t.name,
+            "testset_dir": os.path.relpath(tdir, c.work), "run_dir": os.path.relpath(rdir, c.work),
+            "eval_dir": os.path.relpath(edir, c.work)}
+
+
+def _write_index(c: _Ctx, entries: list[dict[str, str]], methods: list[str] | None) -> None:
+    """``<work>/index.json``: the cells for render (cells of methods not re-run this time are kept)."""
+    timings = {f"{r.stage}:{r.name}": round(r.seconds, 3) for r in c.report.stages if r.status == "built"}
+    old = c.work / "index.json"
+    if methods and old.is_file():
+        kept = [e for e in read_artifact(old, "leaderboard-index").get("entries", []) if e["method"] not in methods]
+        entries = kept + entries
+    atomic_write_json(old, {"kind": "leaderboard-index", "suite": c.suite.name,
+                            "entries": sorted(entries, key=lambda e: (e["testset"], e["method"])), "timings": timings})
+
+
 def run_suite(
     suite: str | os.PathLike[str] | Suite,
     *,
@@ -152,81 +240,25 @@ def run_suite(
     work = Path(work_dir) if work_dir else s.path / "_work"
     work.mkdir(parents=True, exist_ok=True)
     report = RunReport(suite=s.name, work_dir=work)
-    entries: list[dict[str, str]] = []
     if not s.testsets:
         atomic_write_json(work / "index.json", {"kind": "leaderboard-index", "suite": s.name, "entries": []})
         return report
+    c = _Ctx(suite=s, pipe=pipe, work=work, report=report, workers=workers, device=device,
+             metrics=[m.spec for m in s.metrics], optional={m.spec for m in s.metrics if m.optional},
+             eval_kw={"fid_stats": s.fid_stats} if s.fid_stats else {})
     src = _source(s, pipe, work, report)
-    metrics = [m.spec for m in s.metrics]
-    optional = {m.spec for m in s.metrics if m.optional}
-    # a suite that names a protocol (suite.yaml ``protocol:``) also takes its FID statistics
-    stats_kw: dict[str, Any] = {"fid_stats": s.fid_stats} if s.fid_stats else {}
+    entries: list[dict[str, str]] = []
     for t in s.testsets:
         if src is None:
             report.stages.append(StageRecord("testset", t.name, "skipped", detail="source failed"))
             continue
-        src_path, src_hash = src
-        tkey = sha256_json({"testset": t.config(), "source_sha256": src_hash, "pipeline": pipe.version})
-        tdir = work / "testsets" / f"{t.name}-{tkey[:12]}"
-
-        def build_ts(tdir: Path = tdir, t: Any = t, src_path: Any = src_path) -> dict[str, Any]:
-            pipe.build_testset(t.preset, Path(src_path), tdir, seed=t.seed, limit=t.limit, workers=workers)
-            tj = read_json(tdir / "testset.json", "testset")
-            actual = sha256_file(tdir / "manifest.parquet")
-            if tj.get("manifest_sha256") and tj["manifest_sha256"] != actual:
-                raise ArtifactError(f"{tdir}: testset.json manifest_sha256 differs from manifest.parquet")
-            if t.manifest_sha256 and t.manifest_sha256 != actual:
-                raise ArtifactError(f"test set {t.name!r}: manifest_sha256 {actual} differs from the pinned "
-                                    f"{t.manifest_sha256} in suite.yaml (recipe or source faces changed)")
-            return {"manifest_sha256": actual}
-
-        tstamp = _stage(report, "testset", t.name, tdir, tkey, build_ts)
-        if tstamp is None:
+        built = _testset_stage(c, t, *src)
+        if built is None:
             continue
         for m in s.methods:
-            if methods and m.display not in methods:
-                continue
-            cell = f"{t.name}/{m.display}"
-            rkey = sha256_json({"method": m.name, "options": m.options, "seed": s.seed,
-                                "manifest_sha256": tstamp["manifest_sha256"]})
-            rdir = work / "runs" / t.name / f"{m.display}-{rkey[:12]}"
-
-            def do_run(rdir: Path = rdir, m: Any = m, tdir: Path = tdir) -> dict[str, Any]:
-                pipe.restore(m.name, tdir, rdir, device=device, seed=s.seed, options=dict(m.options), workers=workers)
-                run = read_json(rdir / "run.json", "run")
-                return {"restored_sha256": restored_hash({k: v["sha256"] for k, v in (run.get("images") or {}).items()})}
-
-            rstamp = _stage(report, "restore", cell, rdir, rkey, do_run)
-            if rstamp is None:
-                continue
-            ekey = sha256_json({"metrics": metrics, "restored_sha256": rstamp["restored_sha256"],
-                                "manifest_sha256": tstamp["manifest_sha256"]})
-            edir = work / "evals" / t.name / f"{m.display}-{ekey[:12]}"
-
-            def do_eval(edir: Path = edir, rdir: Path = rdir, tdir: Path = tdir) -> dict[str, Any]:
-                try:
-                    pipe.evaluate(tdir, rdir, edir, metrics=metrics, device=device, workers=workers, **stats_kw)
-                    skipped: list[str] = []
-                except MissingWeightsError:
-                    if not optional:
-                        raise
-                    skipped = sorted(optional)
-                    pipe.evaluate(tdir, rdir, edir, metrics=[x for x in metrics if x not in optional],
-                                  device=device, workers=workers, **stats_kw)
-                read_json(edir / "summary.json", "evaluation")
-                return {"skipped_metrics": skipped}
-
-            if _stage(report, "evaluate", cell, edir, ekey, do_eval) is None:
-                continue
-            entries.append({"method": m.display, "method_name": m.name, "testset": t.name,
-                            "testset_dir": os.path.relpath(tdir, work), "run_dir": os.path.relpath(rdir, work),
-                            "eval_dir": os.path.relpath(edir, work)})
-    timings = {f"{r.stage}:{r.name}": round(r.seconds, 3) for r in report.stages if r.status == "built"}
-    old = work / "index.json"
-    if methods and old.is_file():  # keep the cells of methods not re-run this time
-        kept = [e for e in read_json(old).get("entries", []) if e["method"] not in methods]
-        entries = kept + entries
-    atomic_write_json(work / "index.json", {"kind": "leaderboard-index", "suite": s.name,
-                                            "entries": sorted(entries, key=lambda e: (e["testset"], e["method"])),
-                                            "timings": timings})
+            if not methods or m.display in methods:
+                entry = _cell_stages(c, t, m, *built)
+                if entry is not None:
+                    entries.append(entry)
+    _write_index(c, entries, methods)
     return report

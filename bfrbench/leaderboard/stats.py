@@ -2,10 +2,9 @@
 
 Definitions (also in ``docs/leaderboard.md``):
 
-* **Bootstrap 95% CI** of a mean: percentile bootstrap (Efron & Tibshirani 1993, ch. 13). ``B`` resamples of
-  the n per-image values drawn with replacement; the interval is the (alpha/2, 1-alpha/2) quantiles of the B
-  resampled means. The generator is :func:`bfrbench.rng.item_generator` of (seed, key) so a row's interval does
-  not depend on which other rows exist or their order.
+* **Bootstrap 95% CI** of a mean: :func:`bfrbench.stats.bootstrap_ci` (re-exported here), the one
+  implementation ``evaluate`` uses too. The leaderboard keys its generator by ``"<testset>/<method>/<metric>"``
+  so a row's interval does not depend on which other rows exist or their order.
 * **Paired bootstrap** of two methods on the same images: resample image indices, recompute the mean of the
   per-image differences d_i = b_i - a_i; the CI is the percentile interval and the two-sided p-value is
   ``min(1, 2 * min(P*(mean* <= 0), P*(mean* >= 0)))`` with the add-one correction (Davison & Hinkley 1997, 4.4).
@@ -27,6 +26,7 @@ import numpy as np
 
 from bfrbench.errors import ConfigError
 from bfrbench.rng import item_generator
+from bfrbench.stats import BOOTSTRAP_RESAMPLES, bootstrap_ci, finite_values
 
 __all__ = [
     "bootstrap_ci",
@@ -40,42 +40,10 @@ __all__ = [
 ]
 
 
-def _clean(values: Any) -> np.ndarray:
-    arr = np.asarray(values, dtype=np.float64).ravel()
-    return arr[np.isfinite(arr)]
+_clean = finite_values  # NaN pairs are dropped before every statistic
 
 
-def bootstrap_ci(
-    values: Any, *, resamples: int = 2000, seed: int = 0, key: str = "", alpha: float = 0.05
-) -> tuple[float, float]:
-    """Percentile-bootstrap (1-alpha) interval of the mean.
-
-    Args:
-        values: per-image values, shape (n,), float; NaN are dropped.
-        resamples: number of bootstrap resamples B (>= 100).
-        seed, key: the generator is ``item_generator(seed, key, "bootstrap")``.
-        alpha: 0.05 gives the 95% interval.
-
-    Returns:
-        (lo, hi); (nan, nan) when no finite value; (x, x) for a single value.
-    """
-    if resamples < 100:
-        raise ConfigError(f"bootstrap resamples must be >= 100, got {resamples}")
-    if not 0 < alpha < 1:
-        raise ConfigError(f"alpha must be in (0, 1), got {alpha}")
-    x = _clean(values)
-    if x.size == 0:
-        return (float("nan"), float("nan"))
-    if x.size == 1:
-        return (float(x[0]), float(x[0]))
-    rng = item_generator(seed, key, "bootstrap")
-    idx = rng.integers(0, x.size, size=(resamples, x.size))
-    means = x[idx].mean(axis=1)
-    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
-    return (float(lo), float(hi))
-
-
-def summarize(values: Any, *, resamples: int = 2000, seed: int = 0, key: str = "", alpha: float = 0.05) -> dict[str, Any]:
+def summarize(values: Any, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0, key: str = "", alpha: float = 0.05) -> dict[str, Any]:
     """``{mean, std, n, ci95}`` of per-image values (NaN dropped; std with ddof=1, 0 for n < 2)."""
     x = _clean(values)
     lo, hi = bootstrap_ci(x, resamples=resamples, seed=seed, key=key, alpha=alpha)
@@ -97,7 +65,7 @@ def _pairs(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def paired_bootstrap(
-    a: Any, b: Any, *, resamples: int = 2000, seed: int = 0, key: str = "", alpha: float = 0.05
+    a: Any, b: Any, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0, key: str = "", alpha: float = 0.05
 ) -> tuple[float, tuple[float, float], float]:
     """Mean of d = b - a, its percentile CI and the two-sided bootstrap p-value for mean(d) = 0.
 
@@ -160,7 +128,7 @@ class PairedResult:
 
 
 def paired_comparison(
-    a: Any, b: Any, *, higher_is_better: bool, resamples: int = 2000, seed: int = 0, key: str = "",
+    a: Any, b: Any, *, higher_is_better: bool, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0, key: str = "",
     alpha: float = 0.05,
 ) -> PairedResult:
     """Compare method b with method a on the same images: paired bootstrap and Wilcoxon must both reject.

@@ -29,31 +29,46 @@ __all__ = [
     "list_suites",
     "suites_root",
     "metric_higher_is_better",
+    "metric_is_set_level",
+    "suite_summaries",
 ]
 
 SOURCE_KINDS = ("samples", "folder", "none")
 _SPEC_RE = re.compile(r"^[a-z0-9_\-]+:[A-Za-z0-9_.\-]+$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
-# Direction of the metrics bfrbench knows, by base name (used for reported-only metrics; reproduced metrics
-# carry ``higher_is_better`` in their summary.json).
-KNOWN_DIRECTIONS: dict[str, bool] = {
-    "psnr": True, "ssim": True, "ms_ssim": True, "ids": True, "musiq": True, "maniqa": True, "clipiqa": True,
-    "lpips": False, "flpips": False, "deg": False, "lmd": False, "niqe": False, "fid": False, "kid": False,
-    "brisque": False,
-}
-
 
 def metric_higher_is_better(spec: str, overrides: dict[str, bool] | None = None) -> bool:
-    """Direction of a metric spec ``name:variant`` (``overrides`` first, then :data:`KNOWN_DIRECTIONS`)."""
+    """Direction of a metric spec ``name:variant``: ``overrides`` (a suite's ``metric_info``) first, then the
+    metric class in :data:`bfrbench.metrics.METRICS` (through :func:`bfrbench.metrics.metric_info`).
+
+    Raises:
+        ConfigError: neither knows the metric (names the ``metric_info`` entry to add).
+    """
     if overrides and spec in overrides:
         return overrides[spec]
-    base = spec.split(":", 1)[0]
-    if base not in KNOWN_DIRECTIONS:
+    from bfrbench.errors import RegistryError
+    from bfrbench.metrics import metric_info
+
+    try:
+        return metric_info(spec).higher_is_better
+    except RegistryError:
         raise ConfigError(
-            f"metric {spec!r}: direction unknown; add it under 'metric_info: {{{spec!r}: {{higher_is_better: ...}}}}'"
-        )
-    return KNOWN_DIRECTIONS[base]
+            f"metric {spec!r}: direction unknown (not a registered metric); add it under "
+            f"'metric_info: {{{spec!r}: {{higher_is_better: ...}}}}'"
+        ) from None
+
+
+def metric_is_set_level(spec: str) -> bool:
+    """True for a set-level metric (FID, KID: one number per set, no per-image values); False for per-image
+    metrics and for metrics the registry does not know (reported-only numbers)."""
+    from bfrbench.errors import RegistryError
+    from bfrbench.metrics import metric_info
+
+    try:
+        return metric_info(spec).set_level
+    except RegistryError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -93,7 +108,7 @@ class MetricSpec:
 
     @property
     def is_set_level(self) -> bool:
-        return self.spec.split(":", 1)[0] in ("fid", "kid")
+        return metric_is_set_level(self.spec)
 
 
 @dataclass(frozen=True)
@@ -173,6 +188,17 @@ def _resolve_path(suite: str | os.PathLike[str]) -> Path:
         return cand
     known = ", ".join(list_suites()) or "none"
     raise ConfigError(f"suite {str(suite)!r}: no such suite folder or suite.yaml (published suites: {known})")
+
+
+def suite_summaries() -> list[dict[str, Any]]:
+    """One record per published suite: name, title, test sets, method labels, reported rows, rendered or not."""
+    rows: list[dict[str, Any]] = []
+    for name in list_suites():
+        s = load_suite(name)
+        rows.append({"name": name, "title": s.title, "testsets": [t.name for t in s.testsets],
+                     "methods": [m.display for m in s.methods], "reported_rows": len(s.reported),
+                     "rendered": (s.path / "results.json").is_file()})
+    return rows
 
 
 def list_suites() -> list[str]:

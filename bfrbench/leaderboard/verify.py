@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bfrbench.artifacts import read_artifact
 from bfrbench.errors import ArtifactError
 from bfrbench.io import sha256_file
-from bfrbench.leaderboard.results import content_hash, read_json, restored_hash
+from bfrbench.leaderboard.results import content_hash, restored_hash
 
 __all__ = ["Drift", "VerifyReport", "verify_results"]
 
@@ -87,7 +88,7 @@ def _verify_row(rep: VerifyReport, row: dict[str, Any], base: Path, roots: tuple
     _check(rep, "test-set manifest", tdir / "manifest.parquet", prov["testset_manifest_sha256"],
            _hash_or_missing(tdir / "manifest.parquet"))
     try:
-        run = read_json(rdir / "run.json", "run")
+        run = read_artifact(rdir / "run.json", "run")
     except ArtifactError as exc:
         _check(rep, "run.json", rdir / "run.json", "present", str(exc))
     else:
@@ -124,9 +125,9 @@ def verify_results(path: str | os.PathLike[str], *, roots: tuple[str | os.PathLi
     p = Path(path)
     if p.is_dir():
         p = p / "results.json"
-    results = read_json(p, "leaderboard-results")
+    results = read_artifact(p, "leaderboard-results")
     rep = VerifyReport(results=p)
-    _check(rep, "results content", p, results.get("content_sha256"), content_hash(results))
+    _check(rep, "results content", p, results.get("content_sha256"), content_hash(dict(results.items())))
     for row in results.get("rows", []):
         if row.get("kind") == "reproduced":
             _verify_row(rep, row, p.parent, tuple(Path(r) for r in roots))

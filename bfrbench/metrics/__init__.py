@@ -13,10 +13,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from bfrbench.metrics._base import METRICS, Metric, NoRefMetric, PairMetric, SetMetric, create_metric, parse_spec
+from bfrbench.metrics._base import (
+    METRICS,
+    Metric,
+    MetricInfo,
+    NoRefMetric,
+    PairMetric,
+    SetMetric,
+    create_metric,
+    metric_info,
+    parse_spec,
+)
 
 __all__ = ["METRICS", "Metric", "PairMetric", "NoRefMetric", "SetMetric", "create_metric", "parse_spec", "evaluate",
-           "list_metrics"]
+           "list_metrics", "metric_info", "MetricInfo"]
 
 
 def evaluate(*args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -27,7 +37,8 @@ def evaluate(*args: Any, **kwargs: Any) -> dict[str, Any]:
 
 
 def list_metrics() -> list[dict[str, Any]]:
-    """One record per metric variant: name, spec, kind, direction, range, default, reference, weights present."""
+    """One record per metric variant: name, spec, kind, direction, axis, CPU-only, range, default, reference,
+    weights and whether they are present."""
     out = []
     for name, cls in METRICS.items():
         default = cls.resolve_default_variant()
@@ -38,7 +49,8 @@ def list_metrics() -> list[dict[str, Any]]:
                 present = False
             out.append({
                 "spec": f"{name}:{v}", "name": name, "variant": v, "default": v == default, "kind": cls.kind,
-                "higher_is_better": cls.higher_is_better, "range": list(cls.value_range),
+                "higher_is_better": cls.higher_is_better, "axis": cls.axis, "cpu_only": cls.variant_cpu_only(v),
+                "range": list(cls.value_range),
                 "description": cls.variants[v], "reference": cls.reference, "weights": list(cls.weights_for(v)),
                 "weights_present": present,
             })

@@ -2,8 +2,11 @@
 
 A metric is a small class carrying its metadata (one hop from name to everything, STYLE.md habit 2):
 ``name``, ``kind`` (``"FR"`` full-reference, ``"NR"`` no-reference, ``"set"`` set-level such as FID),
-``higher_is_better``, ``value_range``, named ``variants`` with a ``default_variant``, the weight files each
-variant needs and the ``reference`` implementation it was checked against.
+``higher_is_better``, ``axis`` (``"distortion"`` or ``"perception"``, the two axes of Blau & Michaeli's
+perception-distortion plane, CVPR 2018), ``value_range``, named ``variants`` with a ``default_variant``, the
+weight files each variant needs, whether a variant runs on the CPU whatever the device, and the ``reference``
+implementation it was checked against. Everything else (the leaderboard's directions and set-level flags, plot
+axes, ``bfrbench metrics list``) reads these through :func:`metric_info`; nothing keeps a side table.
 
 Spec strings are ``"name"`` or ``"name:variant"``; result columns are always the canonical
 ``"name:variant"`` with the variant explicit (docs/artifacts.md).
@@ -25,9 +28,12 @@ from bfrbench.errors import ConfigError
 from bfrbench.registry import Registry
 
 Kind = Literal["FR", "NR", "set"]
+Axis = Literal["distortion", "perception"]
+KINDS: tuple[Kind, ...] = ("FR", "NR", "set")
+AXES: tuple[Axis, ...] = ("distortion", "perception")
 
 __all__ = ["Metric", "PairMetric", "NoRefMetric", "SetMetric", "Shared", "METRICS", "parse_spec",
-           "create_metric", "Kind", "ImageItem"]
+           "create_metric", "Kind", "Axis", "KINDS", "AXES", "ImageItem", "MetricInfo", "metric_info"]
 
 
 @dataclass
@@ -102,8 +108,14 @@ class Metric:
 
     Class attributes:
         name: registry name (``psnr``).
-        kind: ``"FR"``, ``"NR"`` or ``"set"``.
+        kind: ``"FR"``, ``"NR"`` or ``"set"`` (set by the three base classes below).
         higher_is_better: direction.
+        axis: ``"distortion"`` (fidelity to the HQ image: PSNR, LPIPS, identity) or ``"perception"`` (realism
+            without a reference: NIQE, MUSIQ, FID); full-reference metrics default to distortion, the others
+            to perception.
+        cpu_only: the metric runs on the CPU whatever ``device`` says (per variant: :meth:`variant_cpu_only`).
+        include_by_default: part of the default metric set when its weights are present (KID is not: it is
+            noisy on a few hundred images and is requested explicitly).
         value_range: (low, high); None for an open end.
         variants: variant name -> one-line description.
         default_variant: used when a spec names no variant.
@@ -119,6 +131,9 @@ class Metric:
     name: ClassVar[str] = ""
     kind: ClassVar[Kind] = "FR"
     higher_is_better: ClassVar[bool] = True
+    axis: ClassVar[Axis] = "distortion"
+    cpu_only: ClassVar[bool] = False
+    include_by_default: ClassVar[bool] = True
     value_range: ClassVar[tuple[float | None, float | None]] = (None, None)
     variants: ClassVar[dict[str, str]] = {}
     default_variant: ClassVar[str] = ""
@@ -153,6 +168,11 @@ class Metric:
         return cls.variant_weights.get(variant, ())
 
     @classmethod
+    def variant_cpu_only(cls, variant: str) -> bool:
+        """True when ``variant`` runs on the CPU whatever ``device`` says (e.g. dlib-based backends)."""
+        return cls.cpu_only
+
+    @classmethod
     def weights_present(cls, variant: str) -> bool:
         from bfrbench.weights import is_present
 
@@ -162,8 +182,8 @@ class Metric:
     def describe(cls) -> dict[str, Any]:
         """Metadata for ``bfrbench metrics list`` and summary.json."""
         return {
-            "name": cls.name, "kind": cls.kind, "higher_is_better": cls.higher_is_better,
-            "range": list(cls.value_range), "variants": dict(cls.variants), "default_variant": cls.default_variant,
+            "name": cls.name, "kind": cls.kind, "higher_is_better": cls.higher_is_better, "axis": cls.axis,
+            "cpu_only": {v: cls.variant_cpu_only(v) for v in cls.variants}, "range": list(cls.value_range), "variants": dict(cls.variants), "default_variant": cls.default_variant,
             "weights": {v: list(cls.weights_for(v)) for v in cls.variants}, "reference": cls.reference,
             "paper": cls.paper, "version": cls.version,
         }
@@ -245,6 +265,7 @@ class NoRefMetric(Metric):
     """No-reference metric: a score per restored image."""
 
     kind: ClassVar[Kind] = "NR"
+    axis: ClassVar[Axis] = "perception"
 
     def score_images(self, images: list[ImageItem], shared: Shared) -> tuple[np.ndarray, list[str | None]]:
         """Scores of images; returns (N,) float64 and per-image error text or None."""
@@ -255,6 +276,7 @@ class SetMetric(Metric):
     """Set-level metric (FID/KID): per-image features, then one number for the whole set."""
 
     kind: ClassVar[Kind] = "set"
+    axis: ClassVar[Axis] = "perception"
 
     @property
     def extractor_id(self) -> str:
@@ -322,3 +344,40 @@ def create_metric(spec: str, *, device: str = "cpu", batch_size: int = 8, **opti
     """Instantiate a metric from a spec string (``options`` are the metric's own keyword arguments)."""
     s = parse_spec(spec)
     return s.cls(s.variant, device=device, batch_size=batch_size, **options)
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """Metadata of one metric spec ``name:variant``, read from its registered class.
+
+    ``known_variant`` is False for a variant the class does not define (e.g. a number quoted from a paper for
+    a protocol bfrbench does not reproduce, such as ``fid:ffhq70k``); the class-level fields still hold.
+    """
+
+    name: str
+    variant: str
+    kind: Kind
+    higher_is_better: bool
+    axis: Axis
+    cpu_only: bool
+    weights: tuple[str, ...]
+    known_variant: bool
+
+    @property
+    def set_level(self) -> bool:
+        return self.kind == "set"
+
+
+def metric_info(spec: str) -> MetricInfo:
+    """Metadata of a metric spec (``"psnr:rgb"``, ``"fid"``) from the metric registry.
+
+    Raises:
+        RegistryError: the metric name is not registered (the message lists near names).
+    """
+    name, _, variant = spec.strip().partition(":")
+    cls = METRICS.get(name.strip())
+    variant = variant.strip() or cls.resolve_default_variant()
+    known = variant in cls.variants
+    return MetricInfo(name=cls.name or name, variant=variant, kind=cls.kind, higher_is_better=bool(cls.higher_is_better),
+                      axis=cls.axis, cpu_only=cls.variant_cpu_only(variant) if known else cls.cpu_only,
+                      weights=tuple(cls.weights_for(variant)) if known else (), known_variant=known)

@@ -1,72 +1,106 @@
 """Access to the faces stage (embedders, landmarkers) for the identity and landmark metrics.
 
-Uses ``bfrbench.faces.get_embedder`` / ``get_landmarker`` when the faces package exports them, otherwise
-its ``EMBEDDERS`` / ``LANDMARKERS`` registries. Backends are created once per process and backend name.
+A face backend's metadata (the weight files it needs, whether it is CPU-only) lives on its class in
+``bfrbench.faces`` (``weight_options``, ``cpu_only``); this module reads it from the ``EMBEDDERS`` /
+``LANDMARKERS`` registries and creates backends once per process, backend name and device.
+:class:`FaceBackendMetric` is the base of metrics whose variants are face backends: it derives the
+metric's per-variant weights and CPU-only flag from the backend classes.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar, Literal
 
-__all__ = ["embedder", "landmarker", "backend_weights", "CPU_ONLY"]
+from bfrbench.metrics._base import PairMetric
 
-#: backends that run on the CPU whatever ``--device`` says (dlib-bin and cv2.dnn builds)
-CPU_ONLY = frozenset({"dlib", "facenet", "dlib68"})
+__all__ = ["embedder", "landmarker", "backend_class", "backend_weights", "backend_present", "backend_cpu_only",
+           "FaceBackendMetric"]
 
-# Weight files each backend needs when its class does not declare them (names in bfrbench.weights).
-_FALLBACK_WEIGHTS: dict[str, tuple[tuple[str, ...], ...]] = {
-    # the model `get_embedder("arcface")` loads (faces.embed_arcface MODELS["webface_r50"]) and only that one:
-    # importing another ArcFace model (buffalo_l, antelopev2) must not switch the default identity backend to
-    # one that then fails on the missing webface file
-    "arcface": (("arcface-webface-r50",),),
-    "dlib": (("dlib-face-recognition-resnet-v1", "dlib-shape-predictor-5"),),
-    "facenet": (("facenet-graph-final",),),
-    "dlib68": (("dlib-shape-predictor-68",),),
-    "awing98": (("facexlib-awing-wflw",),),
-}
+BackendKind = Literal["embedder", "landmarker"]
 
 
-def backend_weights(backend: str) -> tuple[tuple[str, ...], ...]:
+def backend_class(backend: str, role: BackendKind | None = None) -> Any:
+    """The registered face-backend class called ``backend`` (an embedder or a landmarker).
+
+    ``role`` picks the registry; None tries the embedders, then the landmarkers.
+    """
+    from bfrbench.faces._base import EMBEDDERS, LANDMARKERS
+
+    if role == "landmarker" or (role is None and backend not in EMBEDDERS and backend in LANDMARKERS):
+        return LANDMARKERS.get(backend)
+    return EMBEDDERS.get(backend)
+
+
+def backend_weights(backend: str, role: BackendKind | None = None) -> tuple[tuple[str, ...], ...]:
     """Alternatives of weight-file sets for a backend (any one complete set suffices)."""
-    return _FALLBACK_WEIGHTS.get(backend, ())
+    return tuple(backend_class(backend, role).weight_options)
 
 
-def backend_present(backend: str) -> bool:
+def backend_cpu_only(backend: str, role: BackendKind | None = None) -> bool:
+    """True when the backend runs on the CPU whatever ``device`` says."""
+    return bool(backend_class(backend, role).cpu_only)
+
+
+def backend_present(backend: str, role: BackendKind | None = None) -> bool:
+    """True when one complete set of the backend's weight files is in the cache (or it needs none)."""
     from bfrbench.errors import RegistryError
     from bfrbench.weights import is_present
 
-    options = backend_weights(backend)
+    options = backend_weights(backend, role)
     try:
         return any(all(is_present(w) for w in opt) for opt in options) if options else True
-    except RegistryError:  # weight entry not declared (faces catalogue not installed yet)
+    except RegistryError:  # weight entry not declared
         return False
+
+
+class FaceBackendMetric(PairMetric):
+    """A full-reference metric whose variants are face backends (``lmd``; ``ids``/``deg`` use the helpers).
+
+    Weights and the CPU-only flag of each variant come from the backend class (``backend_role`` registry).
+    """
+
+    backend_role: ClassVar[BackendKind] = "embedder"
+
+    @classmethod
+    def weights_present(cls, variant: str) -> bool:
+        return backend_present(variant, cls.backend_role)
+
+    @classmethod
+    def weights_for(cls, variant: str) -> tuple[str, ...]:
+        """The first complete alternative set of weight files, else the first set."""
+        from bfrbench.errors import RegistryError
+        from bfrbench.weights import is_present
+
+        opts = backend_weights(variant, cls.backend_role)
+        for opt in opts:
+            try:
+                if all(is_present(w) for w in opt):
+                    return opt
+            except RegistryError:
+                continue
+        return opts[0] if opts else ()
+
+    @classmethod
+    def variant_cpu_only(cls, variant: str) -> bool:
+        return backend_cpu_only(variant, cls.backend_role)
 
 
 @lru_cache(maxsize=8)
 def embedder(backend: str, device: str = "cpu") -> Any:
-    """The identity embedder ``backend`` (``arcface``, ``dlib``, ``facenet``) on ``device``."""
-    import bfrbench.faces as faces
+    """The identity embedder ``backend`` (``arcface``, ``dlib``, ``facenet``) on ``device`` (CPU-only
+    backends always on the CPU)."""
+    from bfrbench.faces import get_embedder
 
-    if backend in CPU_ONLY:
+    if backend_cpu_only(backend, "embedder"):
         device = "cpu"
-    get = getattr(faces, "get_embedder", None)
-    if get is not None:
-        return get(backend, device=device)
-    from bfrbench.faces._base import EMBEDDERS
-
-    return EMBEDDERS.create(backend)
+    return get_embedder(backend, device=device)
 
 
 @lru_cache(maxsize=4)
 def landmarker(backend: str, device: str = "cpu") -> Any:
     """The dense landmarker ``backend`` (``dlib68``, ``awing98``) on ``device`` (dlib68: always CPU)."""
-    import bfrbench.faces as faces
+    from bfrbench.faces import get_landmarker
 
-    opts = {} if backend in CPU_ONLY else {"device": device}
-    get = getattr(faces, "get_landmarker", None)
-    if get is not None:
-        return get(backend, **opts)
-    from bfrbench.faces._base import LANDMARKERS
-
-    return LANDMARKERS.create(backend, **opts)
+    opts: dict[str, Any] = {} if backend_cpu_only(backend, "landmarker") else {"device": device}
+    return get_landmarker(backend, **opts)

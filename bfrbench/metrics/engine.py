@@ -13,8 +13,9 @@ Flow (docs/artifacts.md, "Evaluation"):
    per-image metric on them, and returns Inception features for set metrics. Features and per-image values
    go through the content-addressed :class:`~bfrbench.metrics.cache.FeatureCache`. Shards are fixed by id
    order, so results do not depend on the worker count.
-4. Set metrics (FID/KID) from the gathered features; summary statistics with a bootstrap 95% CI (1000
-   resamples, generator seeded with ``seed``); write ``per_image.parquet`` and ``summary.json`` atomically.
+4. Set metrics (FID/KID) from the gathered features; summary statistics with the bootstrap 95% CI of
+   :mod:`bfrbench.stats` (2000 resamples, generator ``item_generator(seed, "", "bootstrap")``); write
+   ``per_image.parquet`` and ``summary.json`` atomically.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ from bfrbench.errors import ArtifactError, ConfigError, ImageError, MissingWeigh
 from bfrbench.io.outdir import writes_output
 from bfrbench.metrics._base import METRICS, ImageItem, Metric, NoRefMetric, PairMetric, SetMetric, Shared, parse_spec
 from bfrbench.metrics._verify import verify_evaluation_inputs
+from bfrbench.stats import BOOTSTRAP_RESAMPLES
+from bfrbench.stats import bootstrap_ci_json as bootstrap_ci  # the one bootstrap CI (also the leaderboard's)
 
 __all__ = ["evaluate", "default_metric_specs", "registry_default_specs", "resolve_metrics", "score_shard", "FORMAT_VERSION", "bootstrap_ci"]
 
 FORMAT_VERSION = 1
-BOOTSTRAP_RESAMPLES = 1000
 _INSTANCES: dict[tuple[str, str, int], Metric] = {}
 
 
@@ -229,20 +231,6 @@ def _put(vals: np.ndarray, errors: list[list[str]], idx: list[int], v: np.ndarra
                 errors[i].append(f"{col}: non-finite value {x}{why}; excluded from the mean")
             x = float("nan")
         vals[i] = x
-
-
-# -- summary helpers ------------------------------------------------------------------------------------
-def bootstrap_ci(x: np.ndarray, *, seed: int = 0, resamples: int = BOOTSTRAP_RESAMPLES) -> list[float | None]:
-    """Percentile bootstrap 95% CI of the mean of ``x`` (finite values), generator seeded with ``seed``."""
-    x = np.asarray(x, np.float64)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return [None, None]
-    if x.size == 1:
-        return [float(x[0]), float(x[0])]
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, x.size, size=(resamples, x.size))].mean(axis=1)
-    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
 
 
 def _read_manifest(testset: Path) -> tuple[list[dict[str, Any]], bool]:

@@ -388,6 +388,7 @@ class KID(_InceptionSet):
 
     name: ClassVar[str] = "kid"
     higher_is_better: ClassVar[bool] = False
+    include_by_default: ClassVar[bool] = False  # noisy on a few hundred images: request it explicitly
     value_range: ClassVar[tuple[float | None, float | None]] = (None, None)
     variants: ClassVar[dict[str, str]] = {
         "legacy-hq": "pytorch-fid resize, against the HQ images (default)",

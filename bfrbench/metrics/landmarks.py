@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 
 from bfrbench.metrics import _faces
-from bfrbench.metrics._base import ImageItem, PairMetric, Shared
+from bfrbench.metrics._base import ImageItem, Shared
 from bfrbench.metrics._stable import NETWORK_DIGITS
 
 __all__ = ["LMD", "landmark_distance"]
@@ -25,11 +25,12 @@ def landmark_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.mean(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64), axis=2), axis=1)
 
 
-class LMD(PairMetric):
+class LMD(_faces.FaceBackendMetric):
     """Mean landmark distance (pixels at 512x512; lower is better)."""
     stored_digits: ClassVar[int | dict[str, int] | None] = NETWORK_DIGITS  # network forward: not bit-stable
 
     name: ClassVar[str] = "lmd"
+    backend_role: ClassVar[_faces.BackendKind] = "landmarker"
     higher_is_better: ClassVar[bool] = False
     value_range: ClassVar[tuple[float | None, float | None]] = (0.0, None)
     variants: ClassVar[dict[str, str]] = {
@@ -39,15 +40,6 @@ class LMD(PairMetric):
     default_variant: ClassVar[str] = "dlib68"
     reference: ClassVar[str] = "mean L2 over landmarks of bfrbench.faces landmarkers (dlib 20 / facexlib 0.3.0)"
     paper: ClassVar[str] = "LMD as used by VQFR (ECCV 2022) / PULSE-style evaluations"
-
-    @classmethod
-    def weights_present(cls, variant: str) -> bool:
-        return _faces.backend_present(variant)
-
-    @classmethod
-    def weights_for(cls, variant: str) -> tuple[str, ...]:
-        opts = _faces.backend_weights(variant)
-        return opts[0] if opts else ()
 
     def score_pairs(self, restored: list[ImageItem], hq: list[ImageItem], shared: Shared) -> tuple[np.ndarray, list[str | None]]:
         lm = _faces.landmarker(self.variant, self.device)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +58,13 @@ def load_attributes(path: str | os.PathLike[str], column: str, names: list[str])
 
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"--attributes: file {str(p)!r} not found")
+        raise ConfigError(f"attributes: file {str(p)!r} not found")
     try:
         df = pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p, dtype=str, keep_default_na=False)
     except (OSError, ValueError, ImportError) as exc:
-        raise ConfigError(f"--attributes: cannot read {str(p)!r}: {exc}") from None
+        raise ConfigError(f"attributes: cannot read {str(p)!r}: {exc}") from None
     if "image" not in df.columns or column not in df.columns:
-        raise ConfigError(f"--attributes: {str(p)!r} needs columns 'image' and {column!r}; has {list(df.columns)}")
+        raise ConfigError(f"attributes: {str(p)!r} needs columns 'image' and {column!r}; has {list(df.columns)}")
     by_name = set(names)
     by_stem: dict[str, str] = {}
     for n in names:
@@ -89,10 +90,10 @@ def _prepare_out(out: Path) -> Path:
     import shutil
 
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {str(out)!r} exists and is not a folder")
+        raise ConfigError(f"out {str(out)!r} exists and is not a folder")
     if out.is_dir() and any(p.name != LOCK_NAME for p in out.iterdir()):
         if not (out / "refgroups.json").is_file():
-            raise ConfigError(f"--out {str(out)!r} is not empty and holds no earlier reference groups; "
+            raise ConfigError(f"out {str(out)!r} is not empty and holds no earlier reference groups; "
                               "choose an empty or new folder")
         for name in _OUTPUTS:
             p = out / name
@@ -125,6 +126,151 @@ def _write_parquet(path: Path, columns: dict[str, Any]) -> None:
     atomic_write_bytes(path, sink.getvalue().to_pybytes())
 
 
+@dataclass
+class _Graph:
+    """The neighbour graph of the source (+ pool) embeddings: rows 0..n-1 are the source, n..n+m-1 the pool."""
+
+    n: int
+    m: int
+    names: list[str]
+    vecs: np.ndarray  # (n+m, D) float embeddings
+    pairs: Any  # graph.NeighbourPairs: i, j, dist, n_candidates
+    labels: np.ndarray  # (n+m,) connected-component id
+    sizes: np.ndarray  # component size per component id
+    indptr: np.ndarray  # CSR adjacency (n+m+1,)
+    nbr: np.ndarray
+    degree: np.ndarray  # (n+m,) neighbour count
+    seconds: float
+
+
+def _check_options(src: EmbeddingTable, threshold: float, min_dist: float | None, max_refs: int, min_refs: int,
+                   stratify_by: str | None, attributes: Any) -> float:
+    """Validate the selection options; returns ``min_dist`` (None -> ``threshold / 4``)."""
+    if min_dist is None:  # FFHQ-Ref's 0.1 at ArcFace's 0.4, scaled to this embedder's threshold
+        min_dist = float(threshold) / 4.0
+    if not 0 <= min_dist < threshold:
+        raise ConfigError(f"min_dist must be in [0, threshold={threshold}), got {min_dist}")
+    if min_refs < 1 or max_refs < min_refs:
+        raise ConfigError(f"need 1 <= min_refs <= max_refs, got min_refs={min_refs}, max_refs={max_refs}")
+    if (stratify_by is None) != (attributes is None):
+        raise ConfigError("stratify_by and attributes must be given together")
+    if len(src.names) == 0:
+        raise ConfigError("no embeddings in the source collection (every image failed?)")
+    return min_dist
+
+
+def _plan_graph(src: EmbeddingTable, pool: EmbeddingTable | None, *, threshold: float, memory_bytes: int,
+                threads: int | None, device: str, screen_dtype: str, t0: float) -> _Graph:
+    """Neighbour pairs (cosine distance < threshold), components and CSR adjacency of src (+ pool)."""
+    n = len(src.names)
+    m = 0 if pool is None else len(pool.names)
+    vecs = src.vectors if pool is None else np.concatenate([src.vectors, pool.vectors])
+    names = list(src.names) + ([] if pool is None else list(pool.names))
+    pairs = neighbour_pairs(vecs, threshold=threshold, memory_bytes=memory_bytes, threads=threads,
+                            device=device, screen_dtype=screen_dtype)  # type: ignore[arg-type]
+    seconds = time.perf_counter() - t0
+    labels = connected_components(n + m, pairs.i, pairs.j)
+    sizes = np.bincount(labels, minlength=n + m)
+    indptr, nbr, _ = _csr(n + m, pairs.i, pairs.j, pairs.dist)
+    return _Graph(n=n, m=m, names=names, vecs=vecs, pairs=pairs, labels=labels, sizes=sizes, indptr=indptr,
+                  nbr=nbr, degree=np.diff(indptr), seconds=seconds)
+
+
+def _assign_splits(g: _Graph, *, pool_mode: bool, split: str, seed: int, stratify_by: str | None,
+                   attributes: Any) -> tuple[np.ndarray, dict[str, str]]:
+    """Split per row (object array: train/val/test, ``pool`` for pool rows) and the attribute per image."""
+    n, m, labels, sizes = g.n, g.m, g.labels, g.sizes
+    split_of = np.array(["train"] * n + ["pool"] * m, dtype=object)
+    spec = parse_split_spec(split)
+    strata_values: dict[str, str] = {}
+    if pool_mode:
+        split_of[:n] = "test"
+        return split_of, strata_values
+    multi = sorted({int(labels[k]) for k in range(n) if sizes[labels[k]] >= 2})
+    strata = None
+    if stratify_by is not None and attributes is not None:
+        strata_values = load_attributes(attributes, stratify_by, g.names[:n])
+        strata = identity_strata({g.names[k]: str(labels[k]) for k in range(n)}, strata_values)
+    assign = split_identities([str(x) for x in multi], spec, seed=seed, strata=strata)
+    for k in range(n):
+        if sizes[labels[k]] >= 2:
+            split_of[k] = assign[str(int(labels[k]))]
+    return split_of, strata_values
+
+
+_Rows = dict[str, list[tuple[int, list[int], list[float]]]]
+
+
+def _select_all(g: _Graph, split_of: np.ndarray, *, pool_mode: bool, min_dist: float, max_refs: int,
+                min_refs: int, train_max_refs: int | None) -> _Rows:
+    """References per target, by split: (row, reference rows, distances)."""
+    rows: _Rows = {s: [] for s in SPLITS}
+    for k in range(g.n):
+        cand = g.nbr[g.indptr[k]:g.indptr[k + 1]]
+        if pool_mode:
+            cand = cand[cand >= g.n]
+        if cand.size == 0:
+            continue
+        s = str(split_of[k])
+        train = s == "train"
+        sel = select_references(g.vecs[k], cand, g.vecs[cand], min_dist=0.0 if train else min_dist,
+                                max_refs=train_max_refs if train else max_refs, min_refs=1 if train else min_refs)
+        if sel.refs:
+            rows[s].append((k, sel.refs, sel.dists))
+    return rows
+
+
+def _write_outputs(outp: Path, g: _Graph, src: EmbeddingTable, pool: EmbeddingTable | None, split_of: np.ndarray,
+                   rows: _Rows, strata_values: dict[str, str], written_splits: tuple[str, ...]) -> np.ndarray:
+    """FFHQ-Ref CSVs and split files, groups/references/pairs parquet, embeddings; returns refs per row."""
+    n, m, names = g.n, g.m, g.names
+    for s in written_splits:
+        ffhqref.write_reference_csv(outp / ffhqref.MAPPING_DIR / f"{s}_references.csv",
+                                    [(names[k], [names[r] for r in refs]) for k, refs, _ in rows[s]],
+                                    with_lq=s != "train")
+        ffhqref.write_split_file(outp / ffhqref.SPLIT_DIR / f"{s}_image.txt",
+                                 [names[k] for k in range(n) if split_of[k] == s])
+    n_refs = np.zeros(n + m, dtype=np.int64)
+    for s in SPLITS:
+        for k, refs, _ in rows[s]:
+            n_refs[k] = len(refs)
+    sha = list(src.sha256) + ([] if pool is None else list(pool.sha256))
+    _write_parquet(outp / "groups.parquet", {
+        "image": names, "source": ["src"] * n + ["pool"] * m, "sha256": sha, "identity": g.labels.astype(np.int64),
+        "identity_size": g.sizes[g.labels].astype(np.int64), "n_neighbours": g.degree.astype(np.int64),
+        "split": [str(x) for x in split_of], "n_refs": n_refs,
+        "attribute": [strata_values.get(names[k]) if k < n else None for k in range(n + m)],
+    })
+    ref_rows = [(s, k, refs, d) for s in SPLITS for k, refs, d in rows[s]]
+    _write_parquet(outp / "references.parquet", {
+        "split": [r[0] for r in ref_rows], "gt_image": [names[r[1]] for r in ref_rows],
+        "lq_image": [names[r[1]] if r[0] != "train" else None for r in ref_rows],
+        "ref_images": [[names[x] for x in r[2]] for r in ref_rows], "ref_dists": [r[3] for r in ref_rows],
+        "ref_source": ["pool" if pool is not None else "src"] * len(ref_rows),
+    })
+    _write_parquet(outp / "pairs.parquet", {"image_a": [names[x] for x in g.pairs.i],
+                                            "image_b": [names[x] for x in g.pairs.j], "dist": g.pairs.dist})
+    save_embeddings(src, outp, "embeddings")
+    if pool is not None:
+        save_embeddings(pool, outp, "pool_embeddings")
+    return n_refs
+
+
+def _split_counts(g: _Graph, split_of: np.ndarray, rows: _Rows, written_splits: tuple[str, ...]) -> dict[str, Any]:
+    out = {}
+    for s in written_splits:
+        in_s = [k for k in range(g.n) if split_of[k] == s]
+        out[s] = {"images": len(in_s), "targets": len(rows[s]),
+                  "identities": len({int(g.labels[k]) for k in in_s if g.sizes[g.labels[k]] >= 2}),
+                  "refs_per_target": {str(c): int(v) for c, v in
+                                      zip(*np.unique([len(r[1]) for r in rows[s]], return_counts=True))}}
+    return out
+
+
+def _inputs_hash(t: EmbeddingTable) -> str:
+    return sha256_json(sorted(f"{a}:{b}" for a, b in zip(t.names, t.sha256)))
+
+
 def build_from_embeddings(
     src: EmbeddingTable,
     out: str | os.PathLike[str],
@@ -150,6 +296,8 @@ def build_from_embeddings(
 ) -> dict[str, Any]:
     """Build reference groups from embeddings already computed; returns the ``refgroups.json`` record.
 
+    Plan (neighbour graph, splits, reference selection), write the files, then record and check them.
+
     Args:
         src: embeddings of the source collection (rows in sorted-name order).
         out: output folder.
@@ -166,103 +314,19 @@ def build_from_embeddings(
         memory_bytes, threads, device, screen_dtype: see :func:`.graph.neighbour_pairs`.
     """
     t0 = time.perf_counter()
-    if min_dist is None:  # FFHQ-Ref's 0.1 at ArcFace's 0.4, scaled to this embedder's threshold
-        min_dist = float(threshold) / 4.0
-    if not 0 <= min_dist < threshold:
-        raise ConfigError(f"--min-dist must be in [0, threshold={threshold}), got {min_dist}")
-    if min_refs < 1 or max_refs < min_refs:
-        raise ConfigError(f"need 1 <= --min-refs <= --max-refs, got min_refs={min_refs}, max_refs={max_refs}")
-    if (stratify_by is None) != (attributes is None):
-        raise ConfigError("--stratify-by and --attributes must be given together")
-    if len(src.names) == 0:
-        raise ConfigError("no embeddings in the source collection (every image failed?)")
+    min_dist = _check_options(src, threshold, min_dist, max_refs, min_refs, stratify_by, attributes)
     outp = _prepare_out(Path(out))
-    n = len(src.names)
-    m = 0 if pool is None else len(pool.names)
-    vecs = src.vectors if pool is None else np.concatenate([src.vectors, pool.vectors])
-    names = list(src.names) + ([] if pool is None else list(pool.names))
-    source = ["src"] * n + ["pool"] * m
-    pairs = neighbour_pairs(vecs, threshold=threshold, memory_bytes=memory_bytes, threads=threads,
-                            device=device, screen_dtype=screen_dtype)  # type: ignore[arg-type]
-    t_graph = time.perf_counter() - t0
-    labels = connected_components(n + m, pairs.i, pairs.j)
-    sizes = np.bincount(labels, minlength=n + m)
-    indptr, nbr, _ = _csr(n + m, pairs.i, pairs.j, pairs.dist)
-    degree = np.diff(indptr)
-
-    # -- split --------------------------------------------------------------------------------------
-    split_of = np.array(["train"] * n + ["pool"] * m, dtype=object)
-    spec = parse_split_spec(split)
-    strata_values: dict[str, str] = {}
-    if pool is not None:
-        split_of[:n] = "test"
-    else:
-        multi = sorted({int(labels[k]) for k in range(n) if sizes[labels[k]] >= 2})
-        strata = None
-        if stratify_by is not None and attributes is not None:
-            strata_values = load_attributes(attributes, stratify_by, names[:n])
-            strata = identity_strata({names[k]: str(labels[k]) for k in range(n)}, strata_values)
-        assign = split_identities([str(x) for x in multi], spec, seed=seed, strata=strata)
-        for k in range(n):
-            if sizes[labels[k]] >= 2:
-                split_of[k] = assign[str(int(labels[k]))]
-
-    # -- references -----------------------------------------------------------------------------------
-    rows: dict[str, list[tuple[int, list[int], list[float]]]] = {s: [] for s in SPLITS}
-    for k in range(n):
-        lo, hi = indptr[k], indptr[k + 1]
-        cand = nbr[lo:hi]
-        if pool is not None:
-            cand = cand[cand >= n]
-        if cand.size == 0:
-            continue
-        s = str(split_of[k])
-        train = s == "train"
-        sel = select_references(vecs[k], cand, vecs[cand], min_dist=0.0 if train else min_dist,
-                                max_refs=train_max_refs if train else max_refs, min_refs=1 if train else min_refs)
-        if sel.refs:
-            rows[s].append((k, sel.refs, sel.dists))
-
-    # -- write ----------------------------------------------------------------------------------------
-    written_splits = ("test",) if pool is not None else SPLITS
-    for s in written_splits:
-        ffhqref.write_reference_csv(outp / ffhqref.MAPPING_DIR / f"{s}_references.csv",
-                                    [(names[k], [names[r] for r in refs]) for k, refs, _ in rows[s]],
-                                    with_lq=s != "train")
-        ffhqref.write_split_file(outp / ffhqref.SPLIT_DIR / f"{s}_image.txt",
-                                 [names[k] for k in range(n) if split_of[k] == s])
-    n_refs = np.zeros(n + m, dtype=np.int64)
-    for s in SPLITS:
-        for k, refs, _ in rows[s]:
-            n_refs[k] = len(refs)
-    sha = list(src.sha256) + ([] if pool is None else list(pool.sha256))
-    _write_parquet(outp / "groups.parquet", {
-        "image": names, "source": source, "sha256": sha, "identity": labels.astype(np.int64),
-        "identity_size": sizes[labels].astype(np.int64), "n_neighbours": degree.astype(np.int64),
-        "split": [str(x) for x in split_of], "n_refs": n_refs,
-        "attribute": [strata_values.get(names[k]) if k < n else None for k in range(n + m)],
-    })
-    ref_rows = [(s, k, refs, d) for s in SPLITS for k, refs, d in rows[s]]
-    _write_parquet(outp / "references.parquet", {
-        "split": [r[0] for r in ref_rows], "gt_image": [names[r[1]] for r in ref_rows],
-        "lq_image": [names[r[1]] if r[0] != "train" else None for r in ref_rows],
-        "ref_images": [[names[x] for x in r[2]] for r in ref_rows], "ref_dists": [r[3] for r in ref_rows],
-        "ref_source": ["pool" if pool is not None else "src"] * len(ref_rows),
-    })
-    _write_parquet(outp / "pairs.parquet", {"image_a": [names[x] for x in pairs.i],
-                                            "image_b": [names[x] for x in pairs.j], "dist": pairs.dist})
-    save_embeddings(src, outp, "embeddings")
-    if pool is not None:
-        save_embeddings(pool, outp, "pool_embeddings")
-
-    split_counts = {}
-    for s in written_splits:
-        in_s = [k for k in range(n) if split_of[k] == s]
-        split_counts[s] = {"images": len(in_s), "targets": len(rows[s]),
-                           "identities": len({int(labels[k]) for k in in_s if sizes[labels[k]] >= 2}),
-                           "refs_per_target": {str(c): int(v) for c, v in
-                                               zip(*np.unique([len(r[1]) for r in rows[s]], return_counts=True))}}
-    multi_ids = {int(labels[k]) for k in range(n + m) if sizes[labels[k]] >= 2}
+    g = _plan_graph(src, pool, threshold=threshold, memory_bytes=memory_bytes, threads=threads, device=device,
+                    screen_dtype=screen_dtype, t0=t0)
+    pool_mode = pool is not None
+    split_of, strata_values = _assign_splits(g, pool_mode=pool_mode, split=split, seed=seed, stratify_by=stratify_by,
+                                             attributes=attributes)
+    rows = _select_all(g, split_of, pool_mode=pool_mode, min_dist=min_dist, max_refs=max_refs, min_refs=min_refs,
+                       train_max_refs=train_max_refs)
+    written_splits = ("test",) if pool_mode else SPLITS
+    n_refs = _write_outputs(outp, g, src, pool, split_of, rows, strata_values, written_splits)
+    n, m = g.n, g.m
+    multi_ids = {int(g.labels[k]) for k in range(n + m) if g.sizes[g.labels[k]] >= 2}
     record: dict[str, Any] = {
         "kind": "refgroups", "format_version": FORMAT_VERSION,
         "src": str(Path(src_root).resolve()) if src_root else None,
@@ -271,25 +335,30 @@ def build_from_embeddings(
                      "default_threshold": default_threshold},
         "threshold": float(threshold), "min_dist": float(min_dist), "max_refs": int(max_refs),
         "min_refs": int(min_refs), "train_max_refs": train_max_refs, "seed": int(seed),
-        "split": {"spec": split if pool is None else "test (pool mode)", "counts": split_counts},
+        "split": {"spec": split if pool is None else "test (pool mode)",
+                  "counts": _split_counts(g, split_of, rows, written_splits)},
         "stratify_by": stratify_by,
         "attributes_sha256": sha256_file(attributes) if attributes else None,
-        "inputs_sha256": {"src": sha256_json(sorted(f"{a}:{b}" for a, b in zip(src.names, src.sha256))),
-                          "pool": None if pool is None else
-                          sha256_json(sorted(f"{a}:{b}" for a, b in zip(pool.names, pool.sha256)))},
+        "inputs_sha256": {"src": _inputs_hash(src), "pool": None if pool is None else _inputs_hash(pool)},
         "counts": {"images": n, "pool_images": m, "identities": len(multi_ids),
-                   "components": int(np.unique(labels).size), "images_with_refs": int((degree[:n] > 0).sum()),
-                   "pairs": len(pairs), "targets": sum(len(rows[s]) for s in SPLITS),
+                   "components": int(np.unique(g.labels).size), "images_with_refs": int((g.degree[:n] > 0).sum()),
+                   "pairs": len(g.pairs), "targets": sum(len(rows[s]) for s in SPLITS),
                    "failed": len(src.failures) + (0 if pool is None else len(pool.failures))},
         "failures": list(src.failures) + ([] if pool is None else list(pool.failures)),
-        "graph": {"screen_candidates": pairs.n_candidates, "memory_bytes": int(memory_bytes),
-                  "screen_dtype": screen_dtype, "device": device, "seconds": round(t_graph, 3)},
+        "graph": {"screen_candidates": g.pairs.n_candidates, "memory_bytes": int(memory_bytes),
+                  "screen_dtype": screen_dtype, "device": device, "seconds": round(g.seconds, 3)},
     }
+    return _finish(outp, record, g, split_of, n_refs, seed=seed, report=report)
+
+
+def _finish(outp: Path, record: dict[str, Any], g: _Graph, split_of: np.ndarray, n_refs: np.ndarray, *, seed: int,
+            report: bool) -> dict[str, Any]:
+    """Report (optional), file hashes, environment; write ``refgroups.json`` and check the folder."""
     if report:
         from bfrbench.refgroups.report import write_report
 
-        record["warnings"] = write_report(outp, record=record, vectors=vecs, labels=labels, sizes=sizes,
-                                          split_of=split_of, n_refs=n_refs, n_src=n, seed=seed)
+        record["warnings"] = write_report(outp, record=record, vectors=g.vecs, labels=g.labels, sizes=g.sizes,
+                                          split_of=split_of, n_refs=n_refs, n_src=g.n, seed=seed)
     from bfrbench.provenance import environment
     from bfrbench.refgroups.checks import check_refgroups, output_files
 
@@ -342,7 +411,7 @@ def build_refgroups(
         check_seed(options["seed"])
     from bfrbench.refgroups.embed import _get_embedder
 
-    for name, folder in (("--src", src), ("--pool", pool)):
+    for name, folder in (("src", src), ("pool", pool)):
         if folder is not None and not Path(folder).is_dir():
             raise ConfigError(f"{name}: folder {str(folder)!r} does not exist or is not a folder")
     model = _get_embedder(embedder, device)

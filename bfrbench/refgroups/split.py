@@ -44,28 +44,28 @@ def parse_split_spec(text: str) -> SplitSpec:
         name, eq, val = part.partition("=")
         name, val = name.strip(), val.strip()
         if not eq or name not in SPLITS:
-            raise ConfigError(f"--split: bad entry {part!r}; expected NAME=VALUE with NAME in {', '.join(SPLITS)}")
+            raise ConfigError(f"split: bad entry {part!r}; expected NAME=VALUE with NAME in {', '.join(SPLITS)}")
         if name in spec:
-            raise ConfigError(f"--split: {name!r} given twice in {text!r}")
+            raise ConfigError(f"split: {name!r} given twice in {text!r}")
         if val == "*":
             spec[name] = None
             continue
         try:
             spec[name] = float(val) if ("." in val or "e" in val.lower()) else int(val)
         except ValueError:
-            raise ConfigError(f"--split: value {val!r} for {name!r} is not a number or '*'") from None
+            raise ConfigError(f"split: value {val!r} for {name!r} is not a number or '*'") from None
         if spec[name] < 0:  # type: ignore[operator]
-            raise ConfigError(f"--split: value for {name!r} must be >= 0, got {val}")
+            raise ConfigError(f"split: value for {name!r} must be >= 0, got {val}")
     if not spec:
-        raise ConfigError(f"--split: nothing to split in {text!r}")
+        raise ConfigError(f"split: nothing to split in {text!r}")
     kinds = {type(v) for v in spec.values() if v is not None}
     if len(kinds) > 1:
-        raise ConfigError(f"--split: mix of fractions and counts in {text!r}; use one kind")
+        raise ConfigError(f"split: mix of fractions and counts in {text!r}; use one kind")
     stars = sum(v is None for v in spec.values())
     if stars > 1:
-        raise ConfigError(f"--split: at most one '*' allowed, got {text!r}")
+        raise ConfigError(f"split: at most one '*' allowed, got {text!r}")
     if kinds == {float} and stars == 0 and not math.isclose(sum(spec.values()), 1.0, abs_tol=1e-6):  # type: ignore[arg-type]
-        raise ConfigError(f"--split: fractions must sum to 1, got {sum(spec.values())} in {text!r}")  # type: ignore[arg-type]
+        raise ConfigError(f"split: fractions must sum to 1, got {sum(spec.values())} in {text!r}")  # type: ignore[arg-type]
     return spec
 
 
@@ -78,7 +78,7 @@ def split_sizes(spec: SplitSpec, n: int) -> dict[str, int]:
         total_frac = sum(float(v) for v in fixed.values())
         if star is not None:
             if total_frac > 1 + 1e-9:
-                raise ConfigError(f"--split: fractions sum to {total_frac} > 1 next to '*'")
+                raise ConfigError(f"split: fractions sum to {total_frac} > 1 next to '*'")
             fixed[star] = 1.0 - total_frac
         raw = {k: float(v) * n for k, v in fixed.items()}
         base = {k: math.floor(r) for k, r in raw.items()}
@@ -95,7 +95,7 @@ def split_sizes(spec: SplitSpec, n: int) -> dict[str, int]:
         return sizes
     counts = {k: int(v) for k, v in fixed.items()}
     if sum(counts.values()) > n:
-        raise ConfigError(f"--split asks for {sum(counts.values())} identities but only {n} have references")
+        raise ConfigError(f"split asks for {sum(counts.values())} identities but only {n} have references")
     sizes.update(counts)
     if star is not None:
         sizes[star] = n - sum(counts.values())

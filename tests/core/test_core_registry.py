@@ -17,14 +17,14 @@ class Other:
 
 
 def test_register_get_and_near_match_suggestion():
-    reg: Registry[Base] = Registry("widget", Base)
+    reg: Registry[type[Base]] = Registry("widget", Base)
     reg.register(target=Alpha)
     reg.register("beta", "bfrbench.methods._base:Restorer")  # lazy target, checked on first use
     assert reg.get("alpha") is Alpha
     assert reg.names() == ["alpha", "beta"]
     with pytest.raises(ConfigError, match="not a subclass"):
         reg.get("beta")
-    lazy: Registry[object] = Registry("thing")
+    lazy: Registry[type[object]] = Registry("thing")
     lazy.register("od", "collections:OrderedDict")
     from collections import OrderedDict
 
@@ -36,7 +36,7 @@ def test_register_get_and_near_match_suggestion():
 
 
 def test_duplicates_and_wrong_base_are_refused():
-    reg: Registry[Base] = Registry("widget", Base)
+    reg: Registry[type[Base]] = Registry("widget", Base)
     reg.register(target=Alpha)
 
     class Alpha2(Base):
@@ -49,7 +49,7 @@ def test_duplicates_and_wrong_base_are_refused():
 
 
 def test_decorator_form_and_create():
-    reg: Registry[Base] = Registry("widget", Base)
+    reg: Registry[type[Base]] = Registry("widget", Base)
 
     @reg.register()
     class Gamma(Base):

@@ -77,7 +77,7 @@ class FakeStages:
         return suite_dir / source["path"]
 
     def build_testset(self, preset: str, src: Path, out: Path, *, seed: int, limit: int | None, workers: int) -> None:
-        import pandas as pd
+        from manifest_factory import image_row, write_testset
 
         self.calls["testset"] += 1
         files = sorted(src.glob("*.png"))[:limit]
@@ -88,17 +88,10 @@ class FakeStages:
             sigma, noise = float(g.uniform(0.5, 4.0)), float(g.uniform(2, 30))
             hq = read_image(f)
             lq = np.clip(hq.astype(np.float64) + g.normal(0, noise, hq.shape), 0, 255).astype(np.uint8)
-            write_png(out / "hq" / f"{i}.png", hq)
-            write_png(out / "lq" / f"{i}.png", lq)
-            rows.append({"id": i, "hq_path": f"hq/{i}.png", "lq_path": f"lq/{i}.png",
-                         "hq_sha256": sha256_file(out / "hq" / f"{i}.png"), "lq_sha256": sha256_file(out / "lq" / f"{i}.png"),
-                         "src_path": str(f), "preset": preset, "seed": seed, "sigma_x": sigma, "noise_sigma": noise,
-                         "jpeg_quality": None})
-        pd.DataFrame(rows).to_parquet(out / "manifest.parquet", index=False)
-        atomic_write_json(out / "testset.json", {"kind": "testset", "format_version": 1, "name": out.name, "preset": preset,
-                                                 "seed": seed, "manifest_sha256": sha256_file(out / "manifest.parquet"),
-                                                 "recipe_sha256": "0" * 64, "counts": {"ok": len(rows), "failed": 0},
-                                                 "failures": [], "environment": {"date": "x", "bfrbench": "0"}})
+            rows.append(image_row(out, i, hq, lq, src_path=str(f), preset=preset, seed=seed, sigma_x=sigma,
+                                  noise_sigma=noise, jpeg_quality=None))
+        write_testset(out, rows, preset=preset, seed=seed, recipe_sha256="0" * 64,
+                      environment={"date": "x", "bfrbench": "0"})
 
     def restore(self, method: str, testset: Path, out: Path, *, device: str, seed: int, options: dict[str, Any],
                 workers: int) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bfrbench.io import atomic_write_json, sha256_file, write_png
+from bfrbench.io import write_png
 
 
 def astronaut_512() -> np.ndarray:
@@ -32,6 +32,7 @@ def make_testset(out: Path, n: int = 4, *, scale: float | None = 4.0, noise: flo
                  with_refs: bool = False, seed: int = 0) -> Path:
     """Test set with ``n`` images ids ``face000``...; ``scale=None`` leaves the scale column null."""
     import pandas as pd
+    from manifest_factory import image_row, write_testset
 
     out = Path(out)
     base = astronaut_512()
@@ -41,27 +42,18 @@ def make_testset(out: Path, n: int = 4, *, scale: float | None = 4.0, noise: flo
         rng = np.random.default_rng([seed, i])
         hq = np.roll(base, shift=8 * i, axis=1)
         lq = degrade(hq, rng, scale or 4.0, noise)
-        write_png(out / "hq" / f"{item}.png", hq)
-        write_png(out / "lq" / f"{item}.png", lq)
-        rows.append({"id": item, "hq_path": f"hq/{item}.png", "lq_path": f"lq/{item}.png",
-                     "hq_sha256": sha256_file(out / "hq" / f"{item}.png"),
-                     "lq_sha256": sha256_file(out / "lq" / f"{item}.png"), "src_path": f"src/{item}.png",
-                     "preset": "tiny", "seed": seed, "scale": scale, "noise_sigma": noise})
+        rows.append(image_row(out, item, hq, lq, src_path=f"src/{item}.png", preset="tiny", seed=seed, scale=scale,
+                              noise_sigma=noise))
         if with_refs:
             paths = []
             for k in range(3):
                 write_png(out / "refs" / f"{item}_r{k}.png", np.roll(base, shift=-16 * (k + 1), axis=0))
                 paths.append(f"refs/{item}_r{k}.png")
             refs.append({"id": item, "ref_paths": paths, "ref_ids": [f"{item}_r{k}" for k in range(3)]})
-    df = pd.DataFrame(rows)
-    df["scale"] = df["scale"].astype("float64")
-    df.to_parquet(out / "manifest.parquet", index=False)
     if with_refs:
+        out.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(refs).to_parquet(out / "references.parquet", index=False)
-    atomic_write_json(out / "testset.json", {"kind": "testset", "format_version": 1, "name": out.name,
-                                             "preset": "tiny", "seed": seed, "counts": {"ok": n, "failed": 0},
-                                             "failures": [], "manifest_sha256": sha256_file(out / "manifest.parquet")})
-    return out
+    return write_testset(out, rows, preset="tiny", seed=seed, float_columns=["scale"])
 
 
 @pytest.fixture(scope="session")

@@ -33,21 +33,17 @@ def degrade(img: np.ndarray, k: int) -> np.ndarray:
 
 def make_testset(root: Path, n: int, size: int = 512) -> tuple[Path, Path, list[str]]:
     """Write TESTSET (hq/, lq/, manifest.parquet) and RESTORED (<id>.png) under ``root``."""
-    import pandas as pd
+    from manifest_factory import image_row, write_manifest
 
-    from bfrbench.io import sha256_file, write_png
+    from bfrbench.io import write_png
 
     ts, rs = root / "testset", root / "restored"
     ids = [f"img{k:03d}" for k in range(n)]
     rows = []
     for k, (i, hq) in enumerate(zip(ids, face_images(n, size))):
-        write_png(ts / "hq" / f"{i}.png", hq)
-        write_png(ts / "lq" / f"{i}.png", degrade(hq, k + 3))
+        rows.append(image_row(ts, i, hq, degrade(hq, k + 3), src_path=f"astronaut#{k}", preset="test", seed=0))
         write_png(rs / f"{i}.png", degrade(hq, k))
-        rows.append({"id": i, "hq_path": f"hq/{i}.png", "lq_path": f"lq/{i}.png",
-                     "hq_sha256": sha256_file(ts / "hq" / f"{i}.png"), "lq_sha256": sha256_file(ts / "lq" / f"{i}.png"),
-                     "src_path": f"astronaut#{k}", "preset": "test", "seed": 0})
-    pd.DataFrame(rows).to_parquet(ts / "manifest.parquet", index=False)
+    write_manifest(ts, rows)
     return ts, rs, ids
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from manifest_factory import write_manifest
 from metrics_helpers import make_testset
 
 from bfrbench.cli import main
@@ -202,8 +203,7 @@ def test_fid_against_a_statistics_file(tmp_path: Path) -> None:
 def test_lq_only_test_set_gets_no_reference_metrics(tmp_path: Path) -> None:
     ts, rs, _ = make_testset(tmp_path, 2, 192)
     df = pd.read_parquet(ts / "manifest.parquet")
-    df["hq_path"] = None
-    df.to_parquet(ts / "manifest.parquet", index=False)
+    write_manifest(ts, [{**r, "hq_path": None} for r in df.to_dict("records")])
     with pytest.raises(ConfigError, match="needs HQ images"):
         evaluate(ts, rs, tmp_path / "e", metrics=["psnr"])
     s = evaluate(ts, rs, tmp_path / "e", metrics=None, log=None)

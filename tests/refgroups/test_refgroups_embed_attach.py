@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from manifest_factory import write_manifest
 
 from bfrbench.errors import ArtifactError, ConfigError
 from bfrbench.refgroups import (
@@ -82,11 +83,9 @@ def test_attach_references_to_a_test_set(folder_build, tmp_path):
     refs = pd.read_parquet(out / "references.parquet")
     test = refs[refs["split"] == "test"].set_index("gt_image")
     ts = tmp_path / "ts"
-    ts.mkdir()
     targets = sorted(test.index)[:3]
-    manifest = pd.DataFrame({"id": [t[:-4] for t in targets] + ["other"],
-                             "src_path": [str(src / t) for t in targets] + ["/elsewhere/x.png"]})
-    manifest.to_parquet(ts / "manifest.parquet")
+    write_manifest(ts, [{"id": t[:-4], "src_path": str(src / t)} for t in targets]
+                   + [{"id": "other", "src_path": "/elsewhere/x.png"}])
     counts = attach_references(ts, out, max_refs=2)
     assert counts["ids"] == 4 and counts["with_refs"] == 3
     r = pd.read_parquet(ts / "references.parquet")
@@ -98,10 +97,8 @@ def test_attach_references_to_a_test_set(folder_build, tmp_path):
         for p, name in zip(row.ref_paths, row.ref_ids):
             assert (ts / p).read_bytes() == (src / name).read_bytes()
     # matching by stem when the test set was built from a copy of the images
-    manifest2 = pd.DataFrame({"id": ["a"], "src_path": [f"/copy/{targets[0]}"]})
     ts2 = tmp_path / "ts2"
-    ts2.mkdir()
-    manifest2.to_parquet(ts2 / "manifest.parquet")
+    write_manifest(ts2, [{"id": "a", "src_path": f"/copy/{targets[0]}"}])
     assert attach_references(ts2, out, link="symlink")["with_refs"] == 1
     assert (ts2 / pd.read_parquet(ts2 / "references.parquet")["ref_paths"][0][0]).is_symlink()
     with pytest.raises(ArtifactError, match="manifest"):
