@@ -167,8 +167,11 @@ def test_dtbfr_suite_uses_existing_presets_metrics_and_methods() -> None:
     suite = load_suite("dtbfr")
     assert [(t.name, t.preset) for t in suite.testsets] == [("dtbfr-iso1500", "dtbfr-raw-iso1500"),
                                                             ("dtbfr-iso3000", "dtbfr-raw-iso3000")]
+    assert suite.protocol == "dtbfr" and suite.fid_stats == "fid-stats-celeba-test500-dtbfr"
     assert {parse_spec(m.spec).column for m in suite.metrics} == {
-        "psnr:rgb", "ssim:rgb", "lpips:vgg", "fid:legacy-hq", "musiq:pyiqa", "maniqa:pyiqa"}
+        "psnr:vqfr", "ssim:vqfr", "lpips:vgg", "fid:legacy-stats", "musiq:pyiqa", "maniqa:pyiqa"}
     assert all(m.name in METHODS for m in suite.methods)
-    assert set(suite.directions()) == {m.spec for m in suite.metrics}
+    from bfrbench.metrics import metric_info
+
+    assert all(isinstance(metric_info(m.spec).higher_is_better, bool) for m in suite.metrics)
     assert suite.source == {"kind": "folder", "path": "test_hq", "align": False, "size": 512}

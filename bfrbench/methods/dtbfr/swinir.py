@@ -238,7 +238,7 @@ class WindowAttention(nn.Module):
         if mask is not None:
             nw = mask.shape[0]
             attn = (attn.view(bw // nw, nw, self.heads, n, n) + mask[None, :, None]).view(-1, self.heads, n, n)
-        attn = attn.softmax(dim=-1)
+        attn = attn.softmax(dim=-1).to(v.dtype)  # a float32 mask promotes attn; v is in the model's dtype
         return self.proj((attn @ v).transpose(1, 2).reshape(bw, n, c))
 
 

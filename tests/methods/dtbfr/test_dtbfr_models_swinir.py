@@ -91,6 +91,9 @@ def test_bf16_path_runs_close(swinir_tiny: Any, io: dict[str, torch.Tensor]) -> 
     m = copy.deepcopy(swinir_tiny).to(torch.bfloat16)
     y = m(io["x_64"].to(torch.bfloat16)).float()
     assert float((y - io["y_64"]).abs().max()) < 0.05
+    # another size: the shifted-window mask is rebuilt at run time in float32 and must not promote attn @ v
+    y = m(io["x_128x96"].to(torch.bfloat16)).float()
+    assert float((y - io["y_128x96"]).abs().max()) < 0.05
 
 
 def test_module_prefix_rule_and_strict_errors(dtbfr_dir: Path, dtbfr_json: Any, tmp_path: Path,
