@@ -154,7 +154,7 @@ def test_verify_refuses_results_paths_outside_the_suite(tmp_path: Path) -> None:
     row = {"kind": "reproduced", "testset": "t", "method": "m", "values": {},
            "artifacts": {"testset": "/etc", "run": "../../run", "evaluation": "e"},
            "provenance": {"testset_manifest_sha256": "x", "per_image_sha256": "y", "restored_sha256": "z"}}
-    res = {"kind": "leaderboard-results", "rows": [row]}
+    res = {"kind": "leaderboard-results", "format_version": 1, "suite": {"name": "s"}, "metrics": {}, "rows": [row]}
     res["content_sha256"] = content_hash(res)
     (tmp_path / "suite" / "results.json").write_text(json.dumps(res))
     rep = verify_results(tmp_path / "suite")
