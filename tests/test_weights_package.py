@@ -49,3 +49,41 @@ def test_modules_import_only_lower_layers() -> None:
             if other != mod and f"bfrbench.weights.{other} import" in text:
                 assert lvl < level, f"{mod} imports {other}"
         assert "from bfrbench.weights import" not in text and "from bfrbench import weights" not in text, mod
+
+
+def test_weight_hashes_is_the_one_provenance_digest(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Restorers and metrics record weights through ``weight_hashes``: verified digest, or None when unusable."""
+    import hashlib
+
+    from bfrbench.metrics import METRICS
+
+    payload = b"weights-payload" * 1000
+    sha = hashlib.sha256(payload).hexdigest()
+    entries = [W.WeightFile(name="t-wh-reg", filename="a.bin", sha256=sha, license="test", source="test"),
+               W.WeightFile(name="t-wh-tofu", filename="b.bin", license="test", source="test"),
+               W.WeightFile(name="t-wh-absent", filename="c.bin", sha256=sha, license="test", source="test"),
+               W.WeightFile(name="t-wh-bad", filename="d.bin", sha256=sha, license="test", source="test")]
+    for w in entries:
+        monkeypatch.setitem(W.registry._EXTRA, w.name, w)
+    for name in ("t-wh-reg", "t-wh-tofu"):
+        p = W.cache_path(W.get_weight(name))
+        p.parent.mkdir(parents=True)
+        p.write_bytes(payload)
+    bad = W.cache_path(W.get_weight("t-wh-bad"))
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"not the registered file")
+    got = W.weight_hashes(["t-wh-reg", "t-wh-tofu", "t-wh-absent", "t-wh-bad", "t-wh-unregistered"])
+    assert got == {"t-wh-reg": sha, "t-wh-tofu": sha, "t-wh-absent": None, "t-wh-bad": None,
+                   "t-wh-unregistered": None}
+    assert W.recorded_sha256("t-wh-tofu") == sha  # first use recorded the digest
+
+    custom = tmp_path / "custom.bin"
+    custom.write_bytes(b"a fine-tuned file")
+    used = {"t-wh-reg": W.cache_path(W.get_weight("t-wh-reg")), "t-wh-tofu": custom, "my-own": custom}
+    own = hashlib.sha256(b"a fine-tuned file").hexdigest()
+    assert W.weight_hashes(used) == {"t-wh-reg": sha, "t-wh-tofu": own, "my-own": own}
+
+    # a metric and a restorer go through the same function
+    psnr = METRICS.get("psnr")("rgb")
+    monkeypatch.setattr(type(psnr), "weights_for", classmethod(lambda cls, v: ("t-wh-reg", "t-wh-absent")))
+    assert psnr.weight_hashes() == {"t-wh-reg": sha, "t-wh-absent": None}

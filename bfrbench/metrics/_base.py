@@ -221,23 +221,10 @@ class Metric:
         return f"metric/{self.spec}/v{self.version}"
 
     def weight_hashes(self) -> dict[str, str | None]:
-        """SHA-256 of each weight file this metric uses (for provenance)."""
-        from bfrbench.weights import get_weight, local_path
+        """SHA-256 of each weight file this metric uses (for provenance; :func:`bfrbench.weights.weight_hashes`)."""
+        from bfrbench.weights import weight_hashes
 
-        out: dict[str, str | None] = {}
-        for w in self.weights_for(self.variant):
-            entry = get_weight(w)
-            if entry.sha256:
-                out[w] = entry.sha256
-            else:
-                p = local_path(entry)
-                if p is not None:
-                    from bfrbench.io.hashing import sha256_file
-
-                    out[w] = sha256_file(p)
-                else:
-                    out[w] = None
-        return out
+        return weight_hashes(self.weights_for(self.variant))
 
     def info(self) -> dict[str, Any]:
         out = {"metric": self.name, "variant": self.variant, "higher_is_better": self.higher_is_better,
