@@ -63,12 +63,10 @@ def contact_sheet(testsets: dict[str, Path], out_png: Path, *, max_rows: int = 6
 
 
 def format_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
-    """Plain-text table (for the terminal)."""
-    cells = [[str(c) for c in columns]] + [[_fmt(r.get(c)) for c in columns] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    """Plain-text table (for the terminal): one line per row dict, a dashed rule under the header."""
+    from bfrbench.tables import format_table as table
+
+    return table(columns, [[_fmt(r.get(c)) for c in columns] for r in rows], rule=True)
 
 
 def _fmt(v: Any) -> str:

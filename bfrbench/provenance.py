@@ -102,7 +102,7 @@ def environment_report() -> dict[str, Any]:
     """What this machine offers bfrbench, as a JSON-able dict (``bfrbench env``): :func:`environment` without
     the date, the cache folder, the weight files by state, ``BFRBENCH_OFFLINE`` and the optional packages."""
     from bfrbench import weights as W
-    from bfrbench._download import offline
+    from bfrbench.weights.download import offline
 
     rows = W.status(check_hashes=False)
     states: dict[str, list[str]] = {}

@@ -17,10 +17,12 @@ import numpy as np
 from bfrbench.errors import ConfigError
 from bfrbench.rng import item_generator
 
-__all__ = ["BOOTSTRAP_RESAMPLES", "bootstrap_ci", "bootstrap_ci_json", "finite_values"]
+__all__ = ["BOOTSTRAP_GENERATOR", "BOOTSTRAP_RESAMPLES", "bootstrap_ci", "bootstrap_ci_json", "finite_values"]
 
 #: default number of bootstrap resamples B
 BOOTSTRAP_RESAMPLES = 2000
+#: How the resampling generator is made (recorded in summary.json's provenance).
+BOOTSTRAP_GENERATOR = 'numpy PCG64 from bfrbench.rng.item_generator(seed, key, "bootstrap")'
 
 
 def finite_values(values: Any) -> np.ndarray:

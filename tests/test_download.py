@@ -1,4 +1,4 @@
-"""bfrbench._download against a real HTTP server on 127.0.0.1 (Range, cuts, retries, hashes)."""
+"""bfrbench.weights.download against a real HTTP server on 127.0.0.1 (Range, cuts, retries, hashes)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from weights_http import FileServer, closed_port_url
 
-from bfrbench._download import CHUNK, download
 from bfrbench.errors import ChecksumError, DownloadError
+from bfrbench.weights.download import CHUNK, download
 
 PAYLOAD = random.Random(7).randbytes(2 * CHUNK + 12345)  # > 2 read chunks; halves are > 1 chunk
 SHA = hashlib.sha256(PAYLOAD).hexdigest()

@@ -47,7 +47,7 @@ def reg(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Register test entries for one test only."""
     def _reg(**kw):  # type: ignore[no-untyped-def]
         w = W.WeightFile(**{"license": "test", "source": "test", **kw})
-        monkeypatch.setitem(W._EXTRA, w.name, w)
+        monkeypatch.setitem(W.registry._EXTRA, w.name, w)
         return w
     return _reg
 
@@ -218,7 +218,7 @@ def test_cli_weights_commands(server: FileServer, reg, tmp_path: Path, capsys: p
     assert [(r["name"], r["state"]) for r in rows] == [("t-cli", "missing"), ("t-cli-bad", "missing")]
     assert main(["weights", "path", "t-cli"]) == 1
     assert "bfrbench weights fetch t-cli" in capsys.readouterr().err
-    assert main(["weights", "fetch", "t-cli", "t-cli-bad", "--retries", "0", "--timeout", "5"]) == 1
+    assert main(["weights", "fetch", "t-cli", "t-cli-bad", "--retries", "0", "--timeout", "5"]) == 3
     out, err = capsys.readouterr()
     assert "t-cli: ok" in out and "t-cli-bad: FAILED" in err and "1 of 2" in err
     assert main(["weights", "path", "t-cli"]) == 0
@@ -226,7 +226,7 @@ def test_cli_weights_commands(server: FileServer, reg, tmp_path: Path, capsys: p
     assert main(["weights", "verify", "t-cli"]) == 0
     assert SHA in capsys.readouterr().out
     W.cache_path(W.get_weight("t-cli")).write_bytes(b"corrupt")
-    assert main(["weights", "verify", "t-cli"]) == 1
+    assert main(["weights", "verify", "t-cli"]) == 3
     assert "does not match" in capsys.readouterr().err
     good = tmp_path / "w.bin"
     good.write_bytes(PAYLOAD)

@@ -1,4 +1,4 @@
-"""Hugging Face repository entries of the weights registry (bfrbench/_weights_hf.py), offline.
+"""Hugging Face repository entries of the weights registry (bfrbench/weights/hf.py), offline.
 
 A snapshot folder made here stands in for ``huggingface-cli download REPO --revision REV --local-dir DIR``.
 """
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bfrbench import weights as W
-from bfrbench._weights_hf import hf_files, import_snapshot
 from bfrbench.cli import main
 from bfrbench.errors import ChecksumError, DownloadError, RegistryError, WeightsError
+from bfrbench.weights.hf import hf_files, import_snapshot
 
 REV = "0123456789abcdef0123456789abcdef01234567"
 FILES = {"unet/config.json": b'{"a": 1}\n', "unet/diffusion_pytorch_model.safetensors": b"\x00weights" * 1000,
@@ -30,7 +30,7 @@ def group(monkeypatch: pytest.MonkeyPatch) -> list[W.WeightFile]:
                         ("scheduler-config", "scheduler/scheduler_config.json", None)],
                        license="test", source="test")
     for w in entries:
-        monkeypatch.setitem(W._EXTRA, w.name, w)
+        monkeypatch.setitem(W.registry._EXTRA, w.name, w)
     return entries
 
 

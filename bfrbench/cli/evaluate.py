@@ -11,6 +11,8 @@ import argparse
 import sys
 from typing import Any
 
+from bfrbench.exitcodes import status_for
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("evaluate", help="score restored images against a test set")
@@ -40,20 +42,26 @@ def register(subparsers: Any) -> None:
 
 def format_table(summary: dict[str, Any]) -> str:
     """A plain-text metric table of a summary dict."""
-    lines = [f"{'metric':<22} {'mean':>10} {'95% CI':>23} {'n':>6}  better"]
+    from bfrbench.tables import Column
+    from bfrbench.tables import format_table as table
+
+    def better(hib: object) -> str:
+        return "higher" if hib else "lower"
+
+    rows: list[tuple[object, ...]] = []
     for col, m in summary["metrics"].items():
-        mean = "n/a" if m["mean"] is None else f"{m['mean']:.4f}"
         lo, hi = m["ci95"]
-        ci = "" if lo is None else f"[{lo:.4f}, {hi:.4f}]"
-        lines.append(f"{col:<22} {mean:>10} {ci:>23} {m['n']:>6}  {'higher' if m['higher_is_better'] else 'lower'}")
+        rows.append((col, "n/a" if m["mean"] is None else f"{m['mean']:.4f}",
+                     "" if lo is None else f"[{lo:.4f}, {hi:.4f}]", m["n"], better(m["higher_is_better"])))
     for col, s in summary.get("set_metrics", {}).items():
-        val = "n/a" if s.get("value") is None else f"{s['value']:.4f}"
-        lines.append(f"{col:<22} {val:>10} {'':>23} {s.get('n', ''):>6}  "
-                     f"{'higher' if s.get('higher_is_better') else 'lower'}" + (f"  ({s['error']})" if s.get("error") else ""))
+        rows.append((col, "n/a" if s.get("value") is None else f"{s['value']:.4f}", "", s.get("n", ""),
+                     better(s.get("higher_is_better")) + (f"  ({s['error']})" if s.get("error") else "")))
+    cols: list[str | Column] = [Column("metric", min_width=22), Column("mean", ">", 10), Column("95% CI", ">", 23),
+                                Column("n", ">", 6), "better"]
     c = summary["counts"]
-    lines.append(f"images: {c['scored']} scored of {c['expected']} expected; {c['missing']} missing, "
-                 f"{c['extra']} extra, {c['with_errors']} with errors")
-    return "\n".join(lines)
+    return (table(cols, rows, sep=(" ", " ", " ", "  ")) +
+            f"\nimages: {c['scored']} scored of {c['expected']} expected; {c['missing']} missing, "
+            f"{c['extra']} extra, {c['with_errors']} with errors")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,5 +91,4 @@ def run(args: argparse.Namespace) -> int:
     if c["with_errors"] or c["missing"]:
         print(f"bfrbench evaluate: {c['with_errors']} image(s) with errors ({c['missing']} missing); "
               "see the 'error' column of per_image.parquet", file=sys.stderr)
-        return 3
-    return 0
+    return status_for(c["with_errors"] or c["missing"])

@@ -20,21 +20,18 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from bfrbench.cli import print_json
     from bfrbench.methods.listing import list_methods
+    from bfrbench.tables import format_table
 
     rows = list_methods()
     if args.json:
         print_json(rows)
         return EXIT_OK
-    head = ("name", "refs", "stochastic", "steps", "weights", "paper")
-    table = [head] + [(
+    print(format_table(("name", "refs", "stochastic", "steps", "weights", "paper"), [(
         r["name"],
         ("required" if r["needs_refs"] else "optional") + f" <= {r['max_refs']}" if r.get("uses_refs") else "-",
         "yes" if r.get("stochastic") else "no",
         str(r.get("default_steps") if r.get("default_steps") is not None else "-"),
         r["weights_status"],
         (r.get("paper") or r.get("error") or "")[:60],
-    ) for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(head) - 1)]
-    for row in table:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+    ) for r in rows]))
     return EXIT_OK

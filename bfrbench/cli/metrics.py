@@ -25,16 +25,14 @@ def _range(r: list[Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from bfrbench.cli import print_json
     from bfrbench.metrics import list_metrics
+    from bfrbench.tables import format_table
 
     rows = list_metrics()
     if args.json:
         print_json(rows)
         return EXIT_OK
     header = ("spec", "kind", "better", "range", "default", "weights", "reference")
-    table = [(r["spec"], r["kind"], "higher" if r["higher_is_better"] else "lower", _range(r["range"]),
-              "*" if r["default"] else "", "yes" if r["weights_present"] else "no", r["reference"][:60])
-             for r in rows]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
-    for line in (header, *table):
-        print("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip())
+    print(format_table(header, [(r["spec"], r["kind"], "higher" if r["higher_is_better"] else "lower",
+                                 _range(r["range"]), "*" if r["default"] else "", "yes" if r["weights_present"] else "no",
+                                 r["reference"][:60]) for r in rows]))
     return EXIT_OK

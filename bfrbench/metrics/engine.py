@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,9 @@ from bfrbench.checks import check_device, check_seed
 from bfrbench.errors import ArtifactError, ConfigError, ImageError, MissingWeightsError
 from bfrbench.io.outdir import writes_output
 from bfrbench.metrics._base import METRICS, ImageItem, Metric, NoRefMetric, PairMetric, SetMetric, Shared, parse_spec
+from bfrbench.metrics._pairing import read_manifest, scan_restored
 from bfrbench.metrics._verify import verify_evaluation_inputs
-from bfrbench.stats import BOOTSTRAP_RESAMPLES
+from bfrbench.stats import BOOTSTRAP_GENERATOR, BOOTSTRAP_RESAMPLES
 from bfrbench.stats import bootstrap_ci_json as bootstrap_ci  # the one bootstrap CI (also the leaderboard's)
 
 __all__ = ["evaluate", "default_metric_specs", "registry_default_specs", "resolve_metrics", "score_shard", "FORMAT_VERSION", "bootstrap_ci"]
@@ -53,9 +55,9 @@ def registry_default_specs(*, has_hq: bool = True, fid_stats: bool = False) -> l
     only when the test set has HQ images."""
     out: list[str] = []
     for name, cls in METRICS.items():
-        if name == "kid":
-            continue  # KID on a few hundred images is noisy; request it explicitly
-        variants = list(cls.variants) if name in ("ids", "deg") else [cls.default_variant]
+        if not cls.include_by_default:
+            continue  # e.g. KID: noisy on a few hundred images; request it explicitly
+        variants = list(cls.default_set_variants())
         if name == "fid" and fid_stats:
             variants.append("legacy-stats")
         for v in dict.fromkeys(variants):
@@ -82,7 +84,7 @@ def default_metric_specs(*, has_hq: bool = True, fid_stats: bool = False,
             ok = bool(cls.weights_present(v))
         except KeyError:
             ok = False
-        fb = getattr(sys.modules.get(cls.__module__), "FALLBACK_BACKEND", None)
+        fb = cls.fallback_variant
         if ok:
             out.append(spec)
         elif fb and v != fb and cls.weights_present(fb):
@@ -94,7 +96,7 @@ def default_metric_specs(*, has_hq: bool = True, fid_stats: bool = False,
 
 def resolve_metrics(specs: Sequence[str] | None, *, has_hq: bool, fid_stats: str | None,
                     left_out: dict[str, str] | None = None) -> list[tuple[str, type[Metric]]]:
-    """(column, class) for each spec, checking weights, HQ availability and ``--fid-stats``."""
+    """(column, class) for each spec, checking weights, HQ availability and ``fid_stats``."""
     if specs is None:
         specs = default_metric_specs(has_hq=has_hq, fid_stats=fid_stats is not None, left_out=left_out)
     out: list[tuple[str, type[Metric]]] = []
@@ -106,7 +108,7 @@ def resolve_metrics(specs: Sequence[str] | None, *, has_hq: bool, fid_stats: str
         if (s.cls.kind == "FR" or s.variant.endswith("-hq")) and not has_hq:
             raise ConfigError(f"metric {col!r} needs HQ images, but the test set has none (LQ-only set)")
         if s.variant.endswith("-stats") and fid_stats is None:
-            raise ConfigError(f"metric {col!r} needs reference statistics: pass --fid-stats FILE.npz "
+            raise ConfigError(f"metric {col!r} needs reference statistics: pass fid_stats=FILE.npz "
                               "(make one with `bfrbench fid-stats`) or a registered name such as "
                               "fid-stats-ffhq512-cleanfid-trainval70k")
         if not s.cls.weights_present(s.variant):
@@ -233,57 +235,6 @@ def _put(vals: np.ndarray, errors: list[list[str]], idx: list[int], v: np.ndarra
         vals[i] = x
 
 
-def _read_manifest(testset: Path) -> tuple[list[dict[str, Any]], bool]:
-    import pandas as pd
-
-    mpath = testset / "manifest.parquet"
-    if not testset.is_dir():
-        raise ArtifactError(f"{testset}: test set folder not found")
-    if not mpath.is_file():
-        raise ArtifactError(f"{mpath}: not found; is {testset} a bfrbench test set (made by `bfrbench build testset`)?")
-    try:
-        df = pd.read_parquet(mpath)
-    except Exception as exc:  # noqa: BLE001 - any parquet failure is an artifact problem
-        raise ArtifactError(f"{mpath}: cannot read: {exc}") from None
-    if "id" not in df.columns:
-        raise ArtifactError(f"{mpath}: has no 'id' column (columns: {', '.join(map(str, df.columns))})")
-    from bfrbench.io.paths import UnsafePathError, check_id, resolve_inside
-
-    rows = []
-    seen: set[str] = set()
-    has_hq = "hq_path" in df.columns and bool(df["hq_path"].notna().any())
-    for rec in df.to_dict("records"):
-        hp, item = rec.get("hq_path"), str(rec["id"])
-        row: dict[str, Any] = {"id": item, "hq": None, "hq_sha256": rec.get("hq_sha256")}
-        try:  # artifact content: safe id, hq_path inside the test set (bfrbench.io.paths)
-            check_id(item, where=mpath)
-            if item in seen:
-                raise UnsafePathError(mpath, "id", item, "appears twice in the manifest")
-            seen.add(item)
-            if isinstance(hp, str) and hp:
-                row["hq"] = str(resolve_inside(testset, hp, where=f"{mpath} (id {item!r})", field="hq_path"))
-        except UnsafePathError as exc:
-            row["_problem"] = str(exc)
-        rows.append(row)
-    return sorted(rows, key=lambda r: r["id"]), has_hq
-
-
-def _scan_restored(restored: Path) -> tuple[dict[str, Path], list[str]]:
-    from bfrbench.io import IMAGE_SUFFIXES
-
-    if not restored.is_dir():
-        raise ArtifactError(f"{restored}: restored folder not found")
-    found: dict[str, Path] = {}
-    dups: list[str] = []
-    for p in sorted(restored.iterdir()):
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."):
-            if p.stem in found:
-                dups.append(f"{p.stem}: both {found[p.stem].name} and {p.name}; using {found[p.stem].name}")
-                continue
-            found[p.stem] = p
-    return found, dups
-
-
 def _load_reference_stats(fid_stats: str) -> tuple[dict[str, Any], str]:
     from bfrbench.io import sha256_file
     from bfrbench.metrics.fid import load_stats
@@ -300,7 +251,7 @@ def _load_reference_stats(fid_stats: str) -> tuple[dict[str, Any], str]:
 
 
 def _check_reference_stats(columns: list[tuple[str, type[Metric]]], fid_stats: str | None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """Load ``--fid-stats`` once (before any scoring) and check its resize mode against the ``-stats`` columns."""
+    """Load ``fid_stats`` once (before any scoring) and check its resize mode against the ``-stats`` columns."""
     stats_cols = [c for c, _ in columns if c.endswith("-stats")]
     if not stats_cols or fid_stats is None:
         return None, {}
@@ -341,6 +292,201 @@ def _set_metric_results(columns: list[tuple[str, type[Metric]]], shards: list[di
     return out
 
 
+@dataclass
+class _Plan:
+    """What :func:`evaluate` will score, decided before any image is decoded (step 1-2 of the module doc).
+
+    ``rows``: manifest rows sorted by id; ``found``: restored id -> file; ``scored``: the paired rows that pass
+    input verification; ``excluded``: id -> reason it is not scored; ``columns``: (spec, class) to compute.
+    """
+
+    testset: Path
+    restored: Path
+    rows: list[dict[str, Any]]
+    has_hq: bool
+    found: dict[str, Path]
+    missing: list[str]
+    extra: list[str]
+    columns: list[tuple[str, type[Metric]]]
+    left_out: dict[str, str]
+    ref_stats: dict[str, Any] | None
+    stats_info: dict[str, Any]
+    excluded: dict[str, str]
+    verification: dict[str, Any]
+    scored: list[dict[str, Any]]
+    notes: list[str]
+    problems: dict[str, Any]
+
+    @property
+    def ids(self) -> list[str]:
+        return [r["id"] for r in self.rows]
+
+    @property
+    def per_image_cols(self) -> list[str]:
+        return [c for c, cls in self.columns if cls.kind != "set"]
+
+    @property
+    def set_cols(self) -> list[str]:
+        return [c for c, cls in self.columns if cls.kind == "set"]
+
+
+def _plan(testset: Path, restored: Path, metrics: Sequence[str] | None, fid_stats: str | None,
+          verify: bool) -> _Plan:
+    """Pair the test set with the restored folder, resolve the metrics, verify the inputs, collect notes."""
+    rows, has_hq = read_manifest(testset)
+    found, dups = scan_restored(restored)
+    ids = [r["id"] for r in rows]
+    missing = [i for i in ids if i not in found]
+    extra = sorted(k for k in found if k not in set(ids))
+    paired = [r for r in rows if r["id"] in found]
+    if not paired:
+        raise ArtifactError(f"{restored}: none of its {len(found)} images matches a test-set id of {testset} "
+                            f"({len(ids)} ids, e.g. {ids[:3]}); restored files must be named <id>.png")
+    left_out: dict[str, str] = {}
+    columns = resolve_metrics(metrics, has_hq=has_hq, fid_stats=fid_stats, left_out=left_out)
+    ref_stats, stats_info = _check_reference_stats(columns, fid_stats)
+    excluded, verification = verify_evaluation_inputs(testset, rows, found, restored, verify)
+    verification["failures"] = [{"id": i, "reason": r} for i, r in sorted(excluded.items()) if i in found]
+    notes: list[str] = list(verification["notes"])
+    fallback = [col for col, cls in columns if cls.fallback_variant and col.endswith(f":{cls.fallback_variant}")
+                and cls.resolve_default_variant() == cls.fallback_variant]
+    if fallback:
+        notes.append(f"{', '.join(fallback)}: ArcFace weights are not present, so the default identity backend is "
+                     "dlib (`bfrbench weights fetch arcface-webface-r50` enables ids:arcface / deg:arcface)")
+    if fid_stats is not None and not any(c.endswith("-stats") for c, _ in columns):
+        notes.append(f"fid_stats {fid_stats} is unused: no fid:*-stats metric was requested")
+    problems: dict[str, Any] = {"missing": missing, "extra": extra, "duplicates": dups,
+                                "expected": len(ids), "found": len(found)}
+    if len(found) != len(ids):
+        notes.append(f"wrong count: the test set has {len(ids)} images, {restored} has {len(found)} "
+                     f"({len(missing)} missing, {len(extra)} extra)")
+    return _Plan(testset=testset, restored=restored, rows=rows, has_hq=has_hq, found=found, missing=missing,
+                 extra=extra, columns=columns, left_out=left_out, ref_stats=ref_stats, stats_info=stats_info,
+                 excluded=excluded, verification=verification, notes=notes, problems=problems,
+                 scored=[r for r in paired if r["id"] not in excluded])
+
+
+def _score(plan: _Plan, *, device: str, batch_size: int, workers: int, scheduler: str | None,
+           cache: bool) -> list[dict[str, Any]]:
+    """Run :func:`score_shard` on fixed shards of ``batch_size`` ids; a failed shard becomes NaN rows with its error."""
+    from bfrbench.distributed import TaskFailure, run_tasks
+    from bfrbench.metrics.cache import default_cache_dir
+
+    per_image_cols, set_cols = plan.per_image_cols, plan.set_cols
+    set_hq = any(c.endswith("-hq") for c in set_cols)
+    cache_root = str(default_cache_dir()) if cache else None
+    tasks = []
+    for s in range(0, len(plan.scored), batch_size):
+        chunk = plan.scored[s:s + batch_size]
+        tasks.append({"ids": [r["id"] for r in chunk], "restored": [str(plan.found[r["id"]]) for r in chunk],
+                      "hq": [r["hq"] for r in chunk], "columns": per_image_cols + set_cols, "device": device,
+                      "batch_size": batch_size, "cache_root": cache_root, "set_hq": set_hq})
+    shards: list[dict[str, Any]] = []
+    for res in run_tasks(score_shard, tasks, workers=workers, scheduler=scheduler, desc="evaluate"):
+        if isinstance(res, TaskFailure):
+            t = res.task
+            shards.append({"ids": t["ids"], "values": {c: [np.nan] * len(t["ids"]) for c in per_image_cols},
+                           "errors": [[f"shard failed: {res.error}"] for _ in t["ids"]], "features": {},
+                           "sha256": [None] * len(t["ids"]), "computed": {}})
+        else:
+            shards.append(res)
+    shards.sort(key=lambda s: s["ids"][0])
+    return shards
+
+
+def _merge(plan: _Plan, shards: list[dict[str, Any]]) -> tuple[Any, dict[str, str], dict[str, int]]:
+    """Per-image table (one row per test-set id, sorted), restored-file digests and feature-cache counts."""
+    import pandas as pd
+
+    per_image_cols = plan.per_image_cols
+    by_id: dict[str, dict[str, Any]] = {}
+    sha: dict[str, str] = {}
+    computed: dict[str, int] = {}
+    for sh in shards:
+        for k, v in sh["computed"].items():
+            computed[k] = computed.get(k, 0) + v
+        for j, i in enumerate(sh["ids"]):
+            row: dict[str, Any] = {"id": i}
+            for c in per_image_cols:
+                row[c] = sh["values"].get(c, [np.nan] * len(sh["ids"]))[j]
+            row["error"] = "; ".join(sh["errors"][j]) or None
+            by_id[i] = row
+            if sh["sha256"][j]:
+                sha[i] = sh["sha256"][j]
+    known = set(plan.ids)
+    for i, why in plan.excluded.items():
+        if i in known and i not in plan.missing:
+            by_id[i] = {"id": i, **{c: np.nan for c in per_image_cols}, "error": why}
+    for i in plan.missing:
+        by_id[i] = {"id": i, **{c: np.nan for c in per_image_cols},
+                    "error": f"missing: no restored image named {i}.png in {plan.restored}"}
+    df = pd.DataFrame([by_id[i] for i in sorted(by_id)], columns=["id", *per_image_cols, "error"])
+    for c in per_image_cols:
+        df[c] = df[c].astype("float64")
+    df["error"] = df["error"].astype("object")
+    return df, sha, computed
+
+
+def _per_image_summary(plan: _Plan, df: Any, *, device: str, batch_size: int, seed: int) -> dict[str, Any]:
+    """Mean, std, n and bootstrap CI of each per-image column, with the metric's metadata."""
+    out: dict[str, Any] = {}
+    for c in plan.per_image_cols:
+        m = _instance(c, device, batch_size)
+        x = df[c].to_numpy(np.float64)
+        fin, summary_extra = m.summary_values(x[np.isfinite(x)])
+        out[c] = {
+            "mean": float(fin.mean()) if fin.size else None,
+            "std": float(fin.std(ddof=1)) if fin.size > 1 else None,
+            "n": int(fin.size), "ci95": bootstrap_ci(fin, seed=seed),
+            "higher_is_better": m.higher_is_better, "metric": m.name, "variant": m.variant,
+            "reference": m.reference, "version": m.version, "range": list(m.value_range),
+        }
+        if m.storage_digits() is not None:
+            out[c]["stored_digits"] = m.storage_digits()
+        out[c].update(summary_extra)
+    return out
+
+
+def _record(plan: _Plan, df: Any, shards: list[dict[str, Any]], sha: dict[str, str], computed: dict[str, int], *,
+            metrics: Sequence[str] | None, fid_stats: str | None, device: str, batch_size: int, seed: int,
+            cache: bool, command: Sequence[str] | None) -> dict[str, Any]:
+    """The ``summary.json`` dict: summaries, set metrics, counts, problems, notes and provenance."""
+    from bfrbench.io import sha256_bytes, sha256_file
+    from bfrbench.provenance import environment
+
+    testset, restored = plan.testset, plan.restored
+    set_results = _set_metric_results(plan.columns, shards, device=device, batch_size=batch_size,
+                                      ref_stats=plan.ref_stats)
+    metric_summary = _per_image_summary(plan, df, device=device, batch_size=batch_size, seed=seed)
+    weights: dict[str, Any] = {}
+    for c, _ in plan.columns:
+        weights.update(_instance(c, device, batch_size).weight_hashes())
+    run_json = restored / "run.json"
+    failed = int(df["error"].notna().sum())
+    n_ids = len(plan.rows)
+    return {
+        "kind": "evaluation", "format_version": FORMAT_VERSION,
+        "testset": str(testset), "restored": str(restored),
+        "metrics": metric_summary, "set_metrics": set_results,
+        "counts": {"expected": n_ids, "found": len(plan.found), "scored": len(plan.scored),
+                   "missing": len(plan.missing), "extra": len(plan.extra), "with_errors": failed, "failed": failed},
+        "problems": plan.problems, "notes": plan.notes, "cache": {"enabled": cache, "computed": computed},
+        "verification": plan.verification,
+        "defaults": None if metrics is not None else {
+            "registry": registry_default_specs(has_hq=plan.has_hq, fid_stats=fid_stats is not None),
+            "used": [c for c, _ in plan.columns], "left_out_missing_weights": plan.left_out},
+        "provenance": {
+            "testset_manifest_sha256": sha256_file(testset / "manifest.parquet"),
+            "run_json_sha256": sha256_file(run_json) if run_json.is_file() else None,
+            "restored_sha256": sha256_bytes("\n".join(f"{i}:{sha[i]}" for i in sorted(sha)).encode()),
+            "weights": weights, "fid_stats": plan.stats_info or None,
+            "environment": environment(), "command": list(command) if command is not None else list(sys.argv),
+            "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": seed, "method": "percentile",
+                          "generator": BOOTSTRAP_GENERATOR},
+        },
+    }
+
+
 @writes_output("out", inputs=("testset", "restored"), command="bfrbench evaluate")
 def evaluate(
     testset: str | Path,
@@ -362,6 +508,9 @@ def evaluate(
 ) -> dict[str, Any]:
     """Score ``restored`` (a folder of ``<id>.png``) against the test set ``testset``.
 
+    Plan (:func:`_plan`), score the shards (:func:`_score`), merge them into the per-image table (:func:`_merge`),
+    record the summary (:func:`_record`), then write both files atomically.
+
     Args:
         testset: test-set folder (``manifest.parquet``, ``hq/``).
         restored: folder of restored images named by test-set id.
@@ -382,13 +531,8 @@ def evaluate(
     Returns:
         The summary dict written to ``summary.json``.
     """
-    import pandas as pd
-
-    from bfrbench.distributed import TaskFailure, run_tasks
-    from bfrbench.io import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
-    from bfrbench.metrics.cache import default_cache_dir
+    from bfrbench.io import atomic_write_bytes, atomic_write_json
     from bfrbench.metrics.protocol import apply_protocol
-    from bfrbench.provenance import environment
 
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
@@ -396,132 +540,19 @@ def evaluate(
     if scheduler is None:
         check_device(device)
     metrics, fid_stats, protocol_record = apply_protocol(protocol, metrics, fid_stats)
-    testset, restored, out = Path(testset), Path(restored), Path(out)
-    rows, has_hq = _read_manifest(testset)
-    found, dups = _scan_restored(restored)
-    ids = [r["id"] for r in rows]
-    known = set(ids)
-    missing = [i for i in ids if i not in found]
-    extra = sorted(k for k in found if k not in known)
-    paired = [r for r in rows if r["id"] in found]
-    if not paired:
-        raise ArtifactError(f"{restored}: none of its {len(found)} images matches a test-set id of {testset} "
-                            f"({len(ids)} ids, e.g. {ids[:3]}); restored files must be named <id>.png")
-    left_out: dict[str, str] = {}
-    columns = resolve_metrics(metrics, has_hq=has_hq, fid_stats=fid_stats, left_out=left_out)
-    ref_stats, stats_info = _check_reference_stats(columns, fid_stats)
-    excluded, verification = verify_evaluation_inputs(testset, rows, found, restored, verify)
-    verification["failures"] = [{"id": i, "reason": r} for i, r in sorted(excluded.items()) if i in found]
-    notes: list[str] = list(verification["notes"])
-    fallback = [col for col, cls in columns if cls.name in ("ids", "deg") and col.endswith(":dlib")
-                and cls.resolve_default_variant() != "arcface"]
-    if fallback:
-        notes.append(f"{', '.join(fallback)}: ArcFace weights are not present, so the default identity backend is "
-                     "dlib (`bfrbench weights fetch arcface-webface-r50` enables ids:arcface / deg:arcface)")
-    if fid_stats is not None and not any(c.endswith("-stats") for c, _ in columns):
-        notes.append(f"--fid-stats {fid_stats} is unused: no fid:*-stats metric was requested")
-    problems: dict[str, Any] = {"missing": missing, "extra": extra, "duplicates": dups,
-                                "expected": len(ids), "found": len(found)}
-    if len(found) != len(ids):
-        notes.append(f"wrong count: the test set has {len(ids)} images, {restored} has {len(found)} "
-                     f"({len(missing)} missing, {len(extra)} extra)")
-    for n in notes:
+    plan = _plan(Path(testset), Path(restored), metrics, fid_stats, verify)
+    for n in plan.notes:
         if log:
             log(n)
-
-    per_image_cols = [c for c, cls in columns if cls.kind != "set"]
-    set_cols = [c for c, cls in columns if cls.kind == "set"]
-    set_hq = any(c.endswith("-hq") for c in set_cols)
-    cache_root = str(default_cache_dir()) if cache else None
-    tasks = []
-    scored = [r for r in paired if r["id"] not in excluded]
-    for s in range(0, len(scored), batch_size):
-        chunk = scored[s:s + batch_size]
-        tasks.append({"ids": [r["id"] for r in chunk], "restored": [str(found[r["id"]]) for r in chunk],
-                      "hq": [r["hq"] for r in chunk], "columns": per_image_cols + set_cols, "device": device,
-                      "batch_size": batch_size, "cache_root": cache_root, "set_hq": set_hq})
-    shards: list[dict[str, Any]] = []
-    for res in run_tasks(score_shard, tasks, workers=workers, scheduler=scheduler, desc="evaluate"):
-        if isinstance(res, TaskFailure):
-            t = res.task
-            shards.append({"ids": t["ids"], "values": {c: [np.nan] * len(t["ids"]) for c in per_image_cols},
-                           "errors": [[f"shard failed: {res.error}"] for _ in t["ids"]], "features": {},
-                           "sha256": [None] * len(t["ids"]), "computed": {}})
-        else:
-            shards.append(res)
-    shards.sort(key=lambda s: s["ids"][0])
-
-    by_id: dict[str, dict[str, Any]] = {}
-    sha: dict[str, str] = {}
-    computed: dict[str, int] = {}
-    for sh in shards:
-        for k, v in sh["computed"].items():
-            computed[k] = computed.get(k, 0) + v
-        for j, i in enumerate(sh["ids"]):
-            row: dict[str, Any] = {"id": i}
-            for c in per_image_cols:
-                row[c] = sh["values"].get(c, [np.nan] * len(sh["ids"]))[j]
-            row["error"] = "; ".join(sh["errors"][j]) or None
-            by_id[i] = row
-            if sh["sha256"][j]:
-                sha[i] = sh["sha256"][j]
-    for i, why in excluded.items():
-        if i in known and i not in missing:
-            by_id[i] = {"id": i, **{c: np.nan for c in per_image_cols}, "error": why}
-    for i in missing:
-        by_id[i] = {"id": i, **{c: np.nan for c in per_image_cols},
-                    "error": f"missing: no restored image named {i}.png in {restored}"}
-    table = [by_id[i] for i in sorted(by_id)]
-    df = pd.DataFrame(table, columns=["id", *per_image_cols, "error"])
-    for c in per_image_cols:
-        df[c] = df[c].astype("float64")
-    df["error"] = df["error"].astype("object")
-
-    set_results = _set_metric_results(columns, shards, device=device, batch_size=batch_size, ref_stats=ref_stats)
-    metric_summary: dict[str, Any] = {}
-    for c in per_image_cols:
-        m = _instance(c, device, batch_size)
-        x = df[c].to_numpy(np.float64)
-        fin, summary_extra = m.summary_values(x[np.isfinite(x)])
-        metric_summary[c] = {
-            "mean": float(fin.mean()) if fin.size else None,
-            "std": float(fin.std(ddof=1)) if fin.size > 1 else None,
-            "n": int(fin.size), "ci95": bootstrap_ci(fin, seed=seed),
-            "higher_is_better": m.higher_is_better, "metric": m.name, "variant": m.variant,
-            "reference": m.reference, "version": m.version, "range": list(m.value_range),
-        }
-        if m.storage_digits() is not None:
-            metric_summary[c]["stored_digits"] = m.storage_digits()
-        metric_summary[c].update(summary_extra)
-    weights: dict[str, Any] = {}
-    for c, _ in columns:
-        weights.update(_instance(c, device, batch_size).weight_hashes())
-    run_json = restored / "run.json"
-    failed = int(df["error"].notna().sum())
-    summary: dict[str, Any] = {
-        "kind": "evaluation", "format_version": FORMAT_VERSION,
-        "testset": str(testset), "restored": str(restored),
-        "metrics": metric_summary, "set_metrics": set_results,
-        "counts": {"expected": len(ids), "found": len(found), "scored": len(scored), "missing": len(missing),
-                   "extra": len(extra), "with_errors": failed, "failed": failed},
-        "problems": problems, "notes": notes, "cache": {"enabled": cache, "computed": computed},
-        "verification": verification,
-        "defaults": None if metrics is not None else {
-            "registry": registry_default_specs(has_hq=has_hq, fid_stats=fid_stats is not None),
-            "used": [c for c, _ in columns], "left_out_missing_weights": left_out},
-        "provenance": {
-            "testset_manifest_sha256": sha256_file(testset / "manifest.parquet"),
-            "run_json_sha256": sha256_file(run_json) if run_json.is_file() else None,
-            "restored_sha256": sha256_bytes("\n".join(f"{i}:{sha[i]}" for i in sorted(sha)).encode()),
-            "weights": weights, "fid_stats": stats_info or None,
-            "environment": environment(), "command": list(command) if command is not None else list(sys.argv),
-            "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": seed, "method": "percentile"},
-        },
-    }
+    shards = _score(plan, device=device, batch_size=batch_size, workers=workers, scheduler=scheduler, cache=cache)
+    df, sha, computed = _merge(plan, shards)
+    summary = _record(plan, df, shards, sha, computed, metrics=metrics, fid_stats=fid_stats, device=device,
+                      batch_size=batch_size, seed=seed, cache=cache, command=command)
     if protocol_record is not None:
         summary["protocol"] = protocol_record
     buf = io.BytesIO()
     df.to_parquet(buf, index=False)
+    out = Path(out)
     atomic_write_bytes(out / "per_image.parquet", buf.getvalue())
     atomic_write_json(out / "summary.json", summary)
     return summary

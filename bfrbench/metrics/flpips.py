@@ -146,10 +146,10 @@ class FLPIPS(LPIPS):
         """(path, SHA-256) of the ParseNet weights (registry entry, verified, unless a path was given)."""
         if self.parsenet_path is not None:
             return self.parsenet_path, _file_sha256(self.parsenet_path)
-        from bfrbench.weights import expected_sha256, resolve
+        from bfrbench.weights import file_sha256, resolve
 
-        path = str(resolve(PARSENET_WEIGHTS))  # verified against the registered / recorded digest
-        return path, expected_sha256(PARSENET_WEIGHTS) or _file_sha256(path)
+        path = resolve(PARSENET_WEIGHTS)  # verified against the registered / recorded digest
+        return str(path), file_sha256(PARSENET_WEIGHTS, path)
 
     def mask_extractor_id(self) -> str:
         """Feature-cache id of the HQ face masks (parser weights, preprocessing, class list)."""

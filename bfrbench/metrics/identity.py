@@ -19,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 
 from bfrbench.metrics import _faces, vqfr_identity
-from bfrbench.metrics._base import ImageItem, PairMetric, Shared
+from bfrbench.metrics._base import ImageItem, Shared
 from bfrbench.metrics._stable import NETWORK_DIGITS
 
 __all__ = ["IDS", "DEG", "FALLBACK_BACKEND"]
@@ -27,7 +27,7 @@ __all__ = ["IDS", "DEG", "FALLBACK_BACKEND"]
 FALLBACK_BACKEND = "dlib"
 
 
-class _Identity(PairMetric):
+class _Identity(_faces.FaceBackendMetric):
     stored_digits: ClassVar[int | dict[str, int] | None] = NETWORK_DIGITS  # network forward: not bit-stable
     variants: ClassVar[dict[str, str]] = {
         "arcface": "insightface ArcFace ONNX (default when its weights are present)",
@@ -37,6 +37,8 @@ class _Identity(PairMetric):
                  "whole image as 128x128 grayscale"),
     }
     default_variant: ClassVar[str] = "arcface"
+    variant_weights: ClassVar[dict[str, tuple[str, ...]]] = {"vqfr": (vqfr_identity.WEIGHT_NAME,)}  # not a backend
+    fallback_variant: ClassVar[str | None] = FALLBACK_BACKEND
     reference: ClassVar[str] = ("cosine of bfrbench.faces embeddings (insightface / dlib / FaceNet models); vqfr: TencentARC/VQFR "
                                 "metric_paper/calculate_cos_dist.py @239c77a (arcface-pytorch resnet_face18)")
 
@@ -45,27 +47,9 @@ class _Identity(PairMetric):
         return "arcface" if _faces.backend_present("arcface") else FALLBACK_BACKEND
 
     @classmethod
-    def weights_present(cls, variant: str) -> bool:
-        if variant == "vqfr":
-            from bfrbench.weights import is_present
-
-            return is_present(vqfr_identity.WEIGHT_NAME)
-        return _faces.backend_present(variant)
-
-    @classmethod
-    def weights_for(cls, variant: str) -> tuple[str, ...]:
-        if variant == "vqfr":
-            return (vqfr_identity.WEIGHT_NAME,)
-        opts = _faces.backend_weights(variant)
-        for opt in opts:  # the first complete alternative, else the first one
-            from bfrbench.weights import is_present
-
-            try:
-                if all(is_present(w) for w in opt):
-                    return opt
-            except KeyError:
-                continue
-        return opts[0] if opts else ()
+    def default_set_variants(cls) -> tuple[str, ...]:
+        """Every variant (each embedder backend and ``vqfr``) is in the default metric set."""
+        return tuple(cls.variants)
 
     def extractor(self) -> tuple[str, object]:
         emb = _faces.embedder(self.variant, self.device)

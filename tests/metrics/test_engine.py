@@ -132,7 +132,7 @@ def test_wrong_count_and_fatal_errors(tmp_path: Path, capsys: pytest.CaptureFixt
         evaluate(ts, rs, tmp_path / "e", metrics=["lpips"])
     with pytest.raises(RegistryError, match="did you mean 'psnr'"):
         evaluate(ts, rs, tmp_path / "e", metrics=["psnrr"])
-    with pytest.raises(ConfigError, match="--fid-stats"):
+    with pytest.raises(ConfigError, match="fid_stats=FILE.npz"):
         evaluate(ts, rs, tmp_path / "e", metrics=["fid:legacy-stats"])
     assert main(["evaluate", "--testset", str(ts), "--restored", str(rs), "--out", str(tmp_path / "e"),
                  "--metrics", "lpips:alex"]) == 1

@@ -32,7 +32,7 @@ def test_registry_walk_metadata_complete_and_consistent() -> None:
             assert isinstance(info.cpu_only, bool) and info.cpu_only == cls.variant_cpu_only(v)
             assert info.weights == tuple(cls.weights_for(v))
             assert all(w in table for w in info.weights), (name, v, info.weights)
-            if issubclass(cls, FaceBackendMetric):  # face-backend metadata comes from the backend class
+            if issubclass(cls, FaceBackendMetric) and cls.is_backend_variant(v):  # metadata from the backend class
                 backend = backend_class(v, cls.backend_role)
                 assert info.cpu_only == backend.cpu_only
                 assert info.weights in backend.weight_options

@@ -49,7 +49,7 @@ def _file_sha(value: str | None, default: str | None) -> tuple[str | None, str |
         return None, None
     if name in W.all_weights():
         path = W.resolve(name)  # MissingWeightsError says how to fetch it
-        return str(path), W.expected_sha256(name) or sha256_file(path)
+        return str(path), W.file_sha256(name, path)
     p = Path(name)
     if not p.is_file():
         raise ConfigError(f"weights file {name!r} not found (and not a weights-registry name)")

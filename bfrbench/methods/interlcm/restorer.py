@@ -183,18 +183,14 @@ class InterLCM(Restorer):
 
     def weight_hashes(self) -> dict[str, str | None]:
         if self._hashes is None:
-            from bfrbench import weights as W
-            from bfrbench.io import sha256_file
+            from bfrbench.weights import weight_hashes
 
             if not self._files:
                 try:
                     self._files = self.resolve_files()
                 except BfrbenchError:
                     return {name: None for name in self.weights}
-            self._hashes = {}
-            for name, p in self._files.items():
-                registered = name in W.all_weights() and W.local_path(name) == p
-                self._hashes[name] = (W.expected_sha256(name) if registered else None) or sha256_file(p)
+            self._hashes = weight_hashes(self._files)  # registered files: their verified digest, others hashed
         return dict(self._hashes)
 
     # -- work -----------------------------------------------------------------------------------------------

@@ -213,20 +213,15 @@ class RefLDM(Restorer):
 
     def weight_hashes(self) -> dict[str, str | None]:
         if self._hashes is None:
-            from bfrbench.io import sha256_file
+            from bfrbench.weights import weight_hashes
 
             if not self._files:
                 try:
                     self._files = self._resolve()
                 except BfrbenchError:
                     return {name: None for name in self.weights}
-            from bfrbench import weights as W
-
-            self._hashes = {}
-            for name, p in self._files.items():
-                # a registered file was verified by resolve(): reuse its digest instead of re-reading GBs
-                known = W.expected_sha256(name) if W.local_path(name) == p else None
-                self._hashes[name] = known or sha256_file(p)
+            # a registered file was verified by resolve(): its digest is reused instead of re-reading GBs
+            self._hashes = weight_hashes(self._files)
         return dict(self._hashes)
 
     # -- work -----------------------------------------------------------------------------------------------

