@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from bfrbench.artifacts import read_artifact, read_json_file
 from bfrbench.checks import check_device, check_limit, check_seed
 from bfrbench.errors import ArtifactError, ConfigError
 from bfrbench.io.outdir import writes_output
@@ -147,8 +148,8 @@ def _check_previous_run(out: Path, key: str) -> None:
     old_run = out / "run.json"
     if old_run.is_file():
         try:
-            prev_key = json.loads(old_run.read_text(encoding="utf-8")).get("run_key")
-        except ValueError:
+            prev_key = read_artifact(old_run, "run").get("run_key")
+        except ArtifactError:  # unreadable or not a run record: nothing to compare with
             prev_key = None
         if prev_key not in (None, key):
             raise ArtifactError(f"{out} holds a run with different method/options/seed/test set; "
@@ -160,7 +161,6 @@ def _plan(method: str, testset: Path, out: Path, *, device: str, dtype: str, bat
           detector: str | None, verify: bool) -> _Plan:
     """Check every argument and input, then cut the ids that are not finished yet into batches."""
     from bfrbench.methods import METHODS
-    from bfrbench.rng import item_seed
 
     if dtype not in DTYPES:
         raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
@@ -204,9 +204,18 @@ def _plan(method: str, testset: Path, out: Path, *, device: str, dtype: str, bat
         else:
             plan.records[row["id"]] = rec
     plan.resumed = len(plan.records)
+    plan.batches = _cut_batches(job, todo, table, bs, seed)
+    return plan
+
+
+def _cut_batches(job: Job, todo: Sequence[Mapping[str, Any]], table: Any, bs: int, seed: int) -> list[Batch]:
+    """``todo`` rows in batches of ``bs`` with their reference paths, context and per-image seeds."""
+    from bfrbench.rng import item_seed
+
+    batches = []
     for start in range(0, len(todo), bs):
         chunk = todo[start:start + bs]
-        plan.batches.append(Batch(
+        batches.append(Batch(
             job=job,
             ids=tuple(r["id"] for r in chunk),
             lq_paths=tuple(r["_lq"] for r in chunk),
@@ -215,7 +224,7 @@ def _plan(method: str, testset: Path, out: Path, *, device: str, dtype: str, bat
             contexts=tuple(_jsonable(r) for r in chunk),
             seeds=tuple(item_seed(seed, r["id"]) for r in chunk),
         ))
-    return plan
+    return batches
 
 
 def _run_batch(batch: Batch) -> BatchResult:
@@ -333,8 +342,8 @@ def _append_log(out: Path, lines: Sequence[str]) -> None:
 
 def _testset_name(testset: Path) -> str:
     try:
-        return str(json.loads((testset / "testset.json").read_text(encoding="utf-8")).get("name") or testset.name)
-    except (OSError, ValueError):
+        return str(read_json_file(testset / "testset.json").get("name") or testset.name)
+    except ArtifactError:
         return testset.name
 
 
