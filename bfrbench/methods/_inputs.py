@@ -26,9 +26,9 @@ def read_manifest(testset: Path, unaligned: bool) -> tuple[list[dict[str, Any]],
     if not manifest.is_file():
         if not unaligned:
             raise ArtifactError(f"{testset}: no manifest.parquet; is this a test set (bfrbench build testset)? "
-                                "For a plain folder of photos use --unaligned")
+                                "For a plain folder of photos use `unaligned=True`")
         if not testset.is_dir():
-            raise ConfigError(f"--testset {testset} is not a folder")
+            raise ConfigError(f"`testset` {testset} is not a folder")
         from bfrbench.io.paths import id_problem
 
         rows = [{"id": p.relative_to(testset).with_suffix("").as_posix().replace("/", "__"), "_lq": str(p)}
@@ -92,7 +92,7 @@ def verify_inputs(testset: Path, rows: list[dict[str, Any]], verify: bool,
     problem = check_manifest(testset)
     if problem is not None:
         if verify:
-            raise ArtifactError(problem + "; rebuild the test set, or pass --no-verify to use it anyway")
+            raise ArtifactError(problem + "; rebuild the test set, or pass `verify=False` to use it anyway")
         warnings.append(problem)
     rec["manifest"] = ("no testset.json: not checked" if not (testset / "testset.json").is_file()
                        else ("differs from testset.json" if problem else "matches testset.json"))
@@ -105,7 +105,7 @@ def verify_inputs(testset: Path, rows: list[dict[str, Any]], verify: bool,
         rec["lq_checked"] += 1
         if msg is not None:
             if verify:
-                failures[r["id"]] = msg + " (pass --no-verify to use it anyway)"
+                failures[r["id"]] = msg + " (pass `verify=False` to use it anyway)"
             else:
                 warnings.append(msg)
     cache.save()

@@ -177,7 +177,7 @@ def run_aligned_batch(restorer: Restorer, batch: Batch, res: BatchResult) -> Non
             img = read_image(batch.lq_paths[i])
             if img.shape != (FACE_SIZE, FACE_SIZE, 3):
                 raise MethodError(f"{batch.lq_paths[i]}: LQ image is {img.shape[1]}x{img.shape[0]}, expected "
-                                  f"{FACE_SIZE}x{FACE_SIZE} (aligned faces; use --unaligned for photos)")
+                                  f"{FACE_SIZE}x{FACE_SIZE} (aligned faces; use `unaligned=True` for photos)")
             if job.use_refs:
                 paths = batch.ref_paths[i]
                 if not paths and job.needs_refs:

@@ -69,8 +69,8 @@ def _check_required(cls: type[Restorer], opts: Mapping[str, Any]) -> None:
     missing = [k for k, p in params.items() if k != "self" and p.default is p.empty
                and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and k not in opts]
     if missing:
-        raise ConfigError(f"method {cls.name!r} needs option(s) {', '.join(missing)}: pass --option "
-                          + " --option ".join(f"{k}=..." for k in missing))
+        raise ConfigError(f"method {cls.name!r} needs option(s) {', '.join(missing)}: pass "
+                          + " ".join(f"`options` {k}=..." for k in missing))
 
 
 def _finished(out: Path, item: str, run_key: str) -> dict[str, Any] | None:
@@ -85,7 +85,7 @@ def _finished(out: Path, item: str, run_key: str) -> dict[str, Any] | None:
         return None
     if rec.get("run_key") != run_key:
         raise ArtifactError(f"{out}: {item}.png was made by a different run (method, options, seed, dtype, "
-                            "references or test set differ); write to a new --out folder or delete it")
+                            "references or test set differ); write to a new `out` folder or delete it")
     return rec if rec.get("sha256") == sha256_file(png) else None
 
 
@@ -134,7 +134,7 @@ def _check_refs(cls: type[Restorer], method: str, testset: Path, refs: int | Non
         table = load_reference_table(testset, refs_csv)
         if cls.needs_refs and table is None and not unaligned:
             raise ConfigError(f"method {method!r} needs reference images but {testset} has no references.parquet; "
-                              "pass --refs-csv FILE (columns id, ref_paths)")
+                              "pass `refs_csv` FILE (columns id, ref_paths)")
     if refs is not None and (refs < 0 or (cls.max_refs and refs > cls.max_refs)):
         raise ConfigError(f"refs must be between 0 and {cls.max_refs or 'any'} for {method!r}, got {refs}")
     refs_k = refs if refs is not None else (cls.max_refs or None)
@@ -153,7 +153,7 @@ def _check_previous_run(out: Path, key: str) -> None:
             prev_key = None
         if prev_key not in (None, key):
             raise ArtifactError(f"{out} holds a run with different method/options/seed/test set; "
-                                "use a new --out folder or delete it")
+                                "use a new `out` folder or delete it")
 
 
 def _plan(method: str, testset: Path, out: Path, *, device: str, dtype: str, batch_size: int | None, seed: int,

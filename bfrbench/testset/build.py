@@ -303,9 +303,9 @@ def _resolve_recipe(preset_or_recipe: Any, lq_only: bool) -> Any:
 def _plan(recipe: Any, src_dir: Path, out_dir: Path, *, seed: int, limit: int | None, lq_only: bool) -> _Plan:
     """Check the folders, list the inputs, assign ids and describe one task per input."""
     if not src_dir.is_dir():
-        raise ConfigError(f"--src {str(src_dir)!r} is not a folder")
+        raise ConfigError(f"`src` {str(src_dir)!r} is not a folder")
     if out_dir.resolve() == src_dir.resolve() or src_dir.resolve() in out_dir.resolve().parents:
-        raise ConfigError(f"--out {str(out_dir)!r} must not be --src or inside it (its PNGs would become inputs)")
+        raise ConfigError(f"`out` {str(out_dir)!r} must not be `src` or inside it (its PNGs would become inputs)")
     paths = list_images(src_dir)
     skipped = list_skipped(src_dir)
     if not paths:

@@ -39,3 +39,20 @@ def test_library_errors_name_parameters_not_flags() -> None:
     with pytest.raises(ConfigError, match=r"^tolerances: ") as e2:
         parse_tolerances(["psnr"])
     assert "--" not in str(e1.value) and "--" not in str(e2.value)
+
+
+def test_cli_shows_backquoted_parameters_as_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bfrbench.cli import flags, main
+    from bfrbench.methods.runner import restore
+    from bfrbench.testset import build_testset
+
+    assert flags("use `device=cpu`; pass `refs_csv` FILE, `unaligned=True`, `verify=False`, `options` scale=4; "
+                 "`src`") == "use --device cpu; pass --refs-csv FILE, --unaligned, --no-verify, --option scale=4; --src"
+    with pytest.raises(ConfigError, match=r"^`src` ") as e1:
+        build_testset("gfpgan", tmp_path / "missing", tmp_path / "out")
+    with pytest.raises(ConfigError, match=r"^`testset` ") as e2:
+        restore("lq", tmp_path / "missing", tmp_path / "run", unaligned=True)
+    assert "--" not in str(e1.value) + str(e2.value)
+    assert main(["build", "testset", "--preset", "gfpgan", "--src", str(tmp_path / "missing"), "--out",
+                 str(tmp_path / "o")]) == 1
+    assert capsys.readouterr().err.startswith("bfrbench: error: --src ")
