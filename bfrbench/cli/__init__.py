@@ -79,6 +79,16 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(canonical_json(obj))
 
 
+def given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The API keyword arguments the user gave on the command line.
+
+    Subcommands that forward to one API function declare their optional flags with
+    ``argument_default=argparse.SUPPRESS``: a flag left out is absent from ``args`` and the API function's own
+    default applies (the CLI never repeats a default).
+    """
+    return {n: getattr(args, n) for n in names if hasattr(args, n)}
+
+
 #: parameters whose flag is not ``--`` + the name with dashes (``True`` values of store_true flags are implied)
 FLAG_NAMES: dict[str, str] = {"options": "--option", "verify=False": "--no-verify"}
 _PARAM = re.compile(r"`([a-z][a-z0-9_]*)(?:=([^`]*))?`")

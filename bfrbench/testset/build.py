@@ -28,7 +28,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,7 +38,11 @@ from bfrbench.io import atomic_write_bytes, atomic_write_json, encode_png, list_
 from bfrbench.io.images import list_skipped
 from bfrbench.io.outdir import writes_output
 
-__all__ = ["FIXED_COLUMNS", "FORMAT_VERSION", "BuildResult", "assign_ids", "build_testset"]
+if TYPE_CHECKING:
+    from bfrbench.refgroups.attach import LinkMode
+
+__all__ = ["FIXED_COLUMNS", "FORMAT_VERSION", "BuildResult", "assign_ids", "build_testset",
+           "build_testset_with_references"]
 
 FORMAT_VERSION = 2  # 2: src_path relative to testset.json "src"
 FIXED_COLUMNS: dict[str, str] = {"id": "str", "hq_path": "str", "lq_path": "str", "hq_sha256": "str",
@@ -55,6 +59,8 @@ class BuildResult:
     Attributes:
         out: the test-set folder. ok / failed: image counts. resumed: images verified and kept from an earlier
         run. failures: ``{input, reason}`` per skipped input. manifest_sha256: hash of manifest.parquet.
+        references: what :func:`~bfrbench.refgroups.attach_references` returned, when references were attached
+        (:func:`build_testset_with_references`), else None.
     """
 
     out: Path
@@ -67,11 +73,18 @@ class BuildResult:
     manifest_sha256: str = ""
     skipped: list[dict[str, str]] = field(default_factory=list)
     resized: list[dict[str, Any]] = field(default_factory=list)
+    references: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"out": str(self.out), "name": self.name, "preset": self.preset, "ok": self.ok,
                 "failed": self.failed, "resumed": self.resumed, "failures": self.failures,
-                "manifest_sha256": self.manifest_sha256, "skipped": self.skipped, "resized": self.resized}
+                "manifest_sha256": self.manifest_sha256, "skipped": self.skipped, "resized": self.resized,
+                **({"references": self.references} if self.references is not None else {})}
+
+    @property
+    def any_failed(self) -> bool:
+        """True when some input failed or some image was refused its references (exit status 3)."""
+        return bool(self.failed or (self.references is not None and self.references.get("refused")))
 
 
 def assign_ids(paths: Sequence[Path]) -> list[str]:
@@ -268,6 +281,50 @@ def build_testset(
     rows = _execute(plan, result, workers=workers, scheduler=scheduler, show_progress=show_progress)
     _record(plan, result, rows, seed=seed, limit=limit, lq_only=lq_only)
     return result
+
+
+def build_testset_with_references(
+    preset_or_recipe: Any,
+    src: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    refgroups: str | os.PathLike[str] | None = None,
+    max_refs: int | None = None,
+    ref_link: LinkMode = "copy",
+    seed: int = 0,
+    limit: int | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    lq_only: bool = False,
+    name: str | None = None,
+    show_progress: bool | None = None,
+) -> BuildResult:
+    """:func:`build_testset`, then (with ``refgroups``) :func:`bfrbench.refgroups.attach_references`.
+
+    Args:
+        refgroups: a ``bfrbench build refgroups`` folder (``refgroups.json``) whose references are attached.
+        max_refs: keep the first K references of each image (None: all); needs ``refgroups``.
+        ref_link: how reference files enter ``refs/``: ``copy``, ``hardlink`` or ``symlink``.
+        The other arguments: :func:`build_testset`.
+
+    Returns:
+        The :class:`BuildResult`, its ``references`` set when references were attached.
+
+    Raises:
+        ConfigError: ``max_refs`` without ``refgroups``, ``refgroups`` not a reference-groups folder, or
+            any error of :func:`build_testset` (checked before anything is built).
+    """
+    if max_refs is not None and refgroups is None:
+        raise ConfigError("`max_refs` needs `refgroups` DIR")
+    if refgroups is not None and not (Path(refgroups) / "refgroups.json").is_file():
+        raise ConfigError(f"`refgroups` {refgroups}: not a reference-groups folder (no refgroups.json)")
+    res = build_testset(preset_or_recipe, src, out, seed=seed, limit=limit, workers=workers, scheduler=scheduler,
+                        lq_only=lq_only, name=name, show_progress=show_progress)
+    if refgroups is not None:
+        from bfrbench.refgroups import attach_references
+
+        res.references = attach_references(out, refgroups, max_refs=max_refs, link=ref_link)
+    return res
 
 
 # -- plan / execute / record (build_testset's stages) ---------------------------------------------------------
