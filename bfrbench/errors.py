@@ -13,6 +13,10 @@ these into a one-line message and exit status 1 instead of a traceback::
     │   └── DownloadError         a download failed (offline, HTTP error, interrupted)
     ├── MethodError          a restoration method failed (command adapter exit status, bad output)
     └── RegistryError        unknown name in a registry (also a KeyError; suggests near names)
+
+Messages of library errors name the Python parameter, in backquotes: ```src```, ```device=cpu```,
+```options` scale=4``; the CLI shows each as its flag (``--src``, ``--device cpu``, ``--option scale=4``)
+with :func:`bfrbench.cli.flags`.
 """
 
 from __future__ import annotations

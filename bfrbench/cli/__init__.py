@@ -3,7 +3,8 @@
 Each subcommand lives in its own module ``bfrbench.cli.<module>`` exposing ``register(subparsers)``,
 which adds a parser whose ``func`` default is ``run(args) -> int``. Modules import nothing heavy at
 top level so ``bfrbench --help`` stays fast. A :class:`~bfrbench.errors.BfrbenchError` becomes a one-line
-message on stderr and exit status 1; every status is a constant of :mod:`bfrbench.exitcodes`.
+message on stderr and exit status 1; every status is a constant of :mod:`bfrbench.exitcodes`. Library
+messages name parameters in backquotes (```out```, ```verify=False```); :func:`flags` shows them as flags.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -77,6 +79,37 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(canonical_json(obj))
 
 
+def given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The API keyword arguments the user gave on the command line.
+
+    Subcommands that forward to one API function declare their optional flags with
+    ``argument_default=argparse.SUPPRESS``: a flag left out is absent from ``args`` and the API function's own
+    default applies (the CLI never repeats a default).
+    """
+    return {n: getattr(args, n) for n in names if hasattr(args, n)}
+
+
+#: parameters whose flag is not ``--`` + the name with dashes (``True`` values of store_true flags are implied)
+FLAG_NAMES: dict[str, str] = {"options": "--option", "verify=False": "--no-verify"}
+_PARAM = re.compile(r"`([a-z][a-z0-9_]*)(?:=([^`]*))?`")
+
+
+def flags(message: str) -> str:
+    """A library message with its backquoted parameters shown as command-line flags.
+
+    ```src``` -> ``--src``; ```refs_csv``` -> ``--refs-csv``; ```device=cpu``` -> ``--device cpu``;
+    ```unaligned=True``` -> ``--unaligned``; ```verify=False``` -> ``--no-verify``; ```options``` -> ``--option``.
+    """
+    def one(m: re.Match[str]) -> str:
+        name, value = m.group(1), m.group(2)
+        if m.group(0)[1:-1] in FLAG_NAMES:
+            return FLAG_NAMES[m.group(0)[1:-1]]
+        flag = FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+        return flag if value in (None, "True") else f"{flag} {value}"
+
+    return _PARAM.sub(one, message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -86,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or EXIT_OK)
     except BfrbenchError as exc:
-        print(f"bfrbench: error: {exc}", file=sys.stderr)
+        print(f"bfrbench: error: {flags(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("bfrbench: interrupted; finished outputs are kept and the next run resumes", file=sys.stderr)

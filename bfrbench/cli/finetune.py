@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-EXIT_SOME_FAILED = 3
+from bfrbench.exitcodes import status_for
 
 
 def register(subparsers: Any) -> None:
@@ -93,4 +93,4 @@ def run(args: argparse.Namespace) -> int:
               f"{args.out}/model.json; use: bfrbench restore --method dtbfr --option run={args.out}")
     for f in failures[:10]:
         print(f"failed {f.get('id')}: {f.get('reason')}", file=sys.stderr)
-    return EXIT_SOME_FAILED if failures else 0
+    return status_for(failures)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bfrbench.exitcodes import EXIT_OK
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("train", help="train a method's networks (clrface)",
@@ -53,4 +55,4 @@ def run_clrface(args: argparse.Namespace) -> int:
         loss = f", loss {last['loss']:.4f}" if "loss" in last else ""
         print(f"clrface {args.stage}: {summary['iterations']} iterations (resumed from {summary['resumed_from']})"
               f"{loss} -> {summary.get('file', args.out)}")
-    return 0
+    return EXIT_OK

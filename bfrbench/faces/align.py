@@ -72,7 +72,7 @@ def align_image_file(task: _Task) -> dict[str, Any]:
     if len(faces) > 1:
         rec["status"] = "several_faces"
         rec["reason"] = (f"{len(faces)} faces found; " +
-                         ("all kept" if task.all_faces else "kept the largest (use all_faces / --all-faces for all)"))
+                         ("all kept" if task.all_faces else "kept the largest (use `all_faces=True` for all)"))
     else:
         rec["status"] = "ok"
     return rec
@@ -125,7 +125,7 @@ def align_folder(
     if isinstance(src, (str, os.PathLike)):
         root = Path(src)
         if not root.is_dir():
-            raise ConfigError(f"--src {root}: not a folder")
+            raise ConfigError(f"`src` {root}: not a folder")
         files = list_images(root)
         ids = [_item_id(p, root) for p in files]
         from bfrbench.io.images import list_skipped

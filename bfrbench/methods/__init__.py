@@ -10,7 +10,7 @@ from __future__ import annotations
 from bfrbench.methods._base import DTYPES, BatchPartialError, Restorer, parse_options
 from bfrbench.registry import Registry
 
-METHODS: Registry[Restorer] = Registry("method", Restorer, entry_point_group="bfrbench.methods")
+METHODS: Registry[type[Restorer]] = Registry("method", Restorer, entry_point_group="bfrbench.methods")
 
 _BUILTIN = {
     "lq": "bfrbench.methods.baselines:LQ",

@@ -125,7 +125,7 @@ class Restorer:
 
         dev = torch.device(self.device)
         if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError(f"device {self.device!r} requested but CUDA is not available here; use --device cpu")
+            raise ConfigError(f"device {self.device!r} requested but CUDA is not available here; use `device=cpu`")
         return dev
 
     def weight_hashes(self) -> dict[str, str | None]:

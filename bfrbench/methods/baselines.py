@@ -94,7 +94,7 @@ class Bicubic(Restorer):
         if value is None or (isinstance(value, float) and np.isnan(value)):
             item = (ctx or {}).get("id", "?")
             raise MethodError(f"bicubic needs the down-sampling factor but the manifest row for {item!r} has no "
-                              "'scale' (the preset did not draw one); pass --option scale=4 to fix it")
+                              "'scale' (the preset did not draw one); pass `options` scale=4 to fix it")
         return float(value)
 
     def restore(self, lq: np.ndarray, *, refs: Any = None, seeds: Any = None,

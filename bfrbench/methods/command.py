@@ -92,8 +92,8 @@ class CommandRestorer(Restorer):
         if mode not in ("folder", "image"):
             raise ConfigError(f"command: mode must be 'folder' or 'image', got {mode!r}")
         if not template or not template.strip():
-            raise ConfigError("command: template is empty; e.g. --option template='python infer.py -i {input_dir} "
-                              "-o {output_dir}'")
+            raise ConfigError("command: template is empty; e.g. `options` template='python infer.py -i "
+                              "{input_dir} -o {output_dir}'")
         allowed = set(IMAGE_FIELDS if mode == "image" else FOLDER_FIELDS)
         texts = [template, cwd or "", collect_from or "", *(env or [])]
         unknown = set().union(*(_fields(t) for t in texts)) - allowed

@@ -18,14 +18,17 @@ Protocol (docs/methods/runner.md):
   ``torch.cuda.max_memory_allocated`` over the batch; on CPU it is recorded as null.
 * One bad image (unreadable LQ or reference, wrong output, method error) becomes a failure entry in
   ``run.json``; the rest of the run goes on.
+
+:func:`restore` runs three stages: ``_plan`` (check arguments and inputs, skip finished ids, cut batches),
+``_execute`` (run the batches through ``run_tasks``) and ``_record`` (write ``run.json`` and ``run.log``).
+What runs inside a worker lives in :mod:`bfrbench.methods._worker`, the manifest reading and verification in
+:mod:`bfrbench.methods._inputs`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,262 +37,21 @@ from typing import Any
 
 import numpy as np
 
+from bfrbench.artifacts import read_artifact, read_json_file
 from bfrbench.checks import check_device, check_limit, check_seed
-from bfrbench.errors import ArtifactError, ConfigError, MethodError
+from bfrbench.errors import ArtifactError, ConfigError
 from bfrbench.io.outdir import writes_output
-from bfrbench.methods._base import DTYPES, FACE_SIZE, BatchPartialError, Restorer, parse_options
+from bfrbench.methods._base import DTYPES, Restorer, parse_options
+from bfrbench.methods._inputs import read_manifest, verify_inputs
+from bfrbench.methods._worker import STATE_DIR, Batch, BatchResult, Job, get_restorer, run_aligned_batch
+from bfrbench.methods.unaligned import run_unaligned_batch
 
 __all__ = ["restore", "FORMAT_VERSION", "run_key_for"]
 
 FORMAT_VERSION = 1
-STATE_DIR = ".state"
-
-
-@dataclass(frozen=True)
-class _Job:
-    """Everything a worker needs to build the restorer and write outputs (picklable)."""
-
-    method: str
-    kwargs: dict[str, Any]
-    device: str
-    out: str
-    run_key: str
-    refs_k: int | None
-    use_refs: bool
-    needs_refs: bool
-    unaligned: bool = False
-    detector: str | None = None
-
-
-@dataclass(frozen=True)
-class _Batch:
-    job: _Job
-    ids: tuple[str, ...]
-    lq_paths: tuple[str, ...]
-    ref_paths: tuple[tuple[str, ...] | None, ...]
-    contexts: tuple[dict[str, Any], ...]
-    seeds: tuple[int, ...]
-
-
-@dataclass
-class _Result:
-    done: dict[str, dict[str, Any]] = field(default_factory=dict)
-    failed: dict[str, str] = field(default_factory=dict)
-    config: dict[str, Any] | None = None
-    weights: dict[str, str | None] | None = None
-
-
-# -- per-process restorer cache -------------------------------------------------------------------------
-_RESTORERS: dict[str, Restorer] = {}
-
-
-def _worker_device(device: str) -> str:
-    """Pick this process's device: ``cuda`` on dask worker *i* becomes ``cuda:(i mod GPU count)``."""
-    if device != "cuda":
-        return device
-    try:
-        from distributed import get_worker
-
-        name = get_worker().name
-    except (ImportError, ValueError):
-        return device
-    try:
-        import torch
-
-        count = torch.cuda.device_count()
-    except ImportError:  # pragma: no cover
-        count = 0
-    if count < 1 or not str(name).isdigit():
-        return device
-    return f"cuda:{int(name) % count}"
-
-
-def _get_restorer(job: _Job) -> Restorer:
-    from bfrbench.methods import METHODS
-
-    device = _worker_device(job.device)
-    key = json.dumps([job.method, job.kwargs, device], sort_keys=True, default=str)
-    if key not in _RESTORERS:
-        _RESTORERS.clear()  # one live restorer per process: a new configuration frees the previous model
-        cls = METHODS.get(job.method)
-        try:
-            _RESTORERS[key] = cls(device=device, **job.kwargs)  # type: ignore[operator]
-        except TypeError as exc:
-            raise ConfigError(f"method {job.method!r}: {exc}") from exc
-    restorer = _RESTORERS[key]
-    restorer.bind_run(job.out)
-    return restorer
-
-
-# -- one batch (runs in a worker) -----------------------------------------------------------------------
-def _check_output(arr: Any, what: str) -> str | None:
-    if not isinstance(arr, np.ndarray) or arr.dtype != np.uint8 or arr.shape != (FACE_SIZE, FACE_SIZE, 3):
-        desc = f"{arr.dtype} {arr.shape}" if isinstance(arr, np.ndarray) else type(arr).__name__
-        return f"{what} returned {desc}, expected uint8 ({FACE_SIZE}, {FACE_SIZE}, 3)"
-    return None
-
-
-def _peak_start(device: str) -> bool:
-    if not device.startswith("cuda") or "torch" not in sys.modules:
-        return False
-    import torch
-
-    if not torch.cuda.is_available():
-        return False
-    torch.cuda.reset_peak_memory_stats(torch.device(device))
-    return True
-
-
-def _peak_end(device: str, active: bool) -> int | None:
-    if not active:
-        return None
-    import torch
-
-    return int(torch.cuda.max_memory_allocated(torch.device(device)))
-
-
-def _call(restorer: Restorer, lq: list[np.ndarray], refs: list[list[np.ndarray]] | None, seeds: list[int],
-          ctx: list[dict[str, Any]]) -> tuple[list[np.ndarray | None], list[str | None]]:
-    """Restore a batch; on a whole-batch error with B > 1, retry image by image to isolate the bad one."""
-    try:
-        out = restorer.restore(np.stack(lq), refs=refs, seeds=seeds, context=ctx)
-    except BatchPartialError as exc:
-        return exc.outputs, exc.reasons
-    except Exception as exc:
-        if len(lq) == 1:
-            return [None], [f"{type(exc).__name__}: {exc}"]
-        outs: list[np.ndarray | None] = []
-        reasons: list[str | None] = []
-        for i in range(len(lq)):
-            o, r = _call(restorer, [lq[i]], None if refs is None else [refs[i]], [seeds[i]], [ctx[i]])
-            outs += o
-            reasons += r
-        return outs, reasons
-    if not isinstance(out, np.ndarray) or out.ndim != 4 or len(out) != len(lq):
-        desc = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
-        return [None] * len(lq), [f"{restorer.name}.restore returned {desc} for a batch of {len(lq)}"] * len(lq)
-    return list(out), [None] * len(lq)
-
-
-def _run_batch(batch: _Batch) -> _Result:
-    from bfrbench.io import read_image
-    from bfrbench.methods.references import read_refs
-
-    job = batch.job
-    res = _Result()
-    restorer = _get_restorer(job)
-    res.config, res.weights = restorer.config(), restorer.weight_hashes()
-    if job.unaligned:
-        from bfrbench.methods.unaligned import run_unaligned_batch
-
-        run_unaligned_batch(restorer, batch, res)
-        return res
-    lq: list[np.ndarray] = []
-    refs: list[list[np.ndarray]] = []
-    keep: list[int] = []
-    for i, item in enumerate(batch.ids):
-        try:
-            img = read_image(batch.lq_paths[i])
-            if img.shape != (FACE_SIZE, FACE_SIZE, 3):
-                raise MethodError(f"{batch.lq_paths[i]}: LQ image is {img.shape[1]}x{img.shape[0]}, expected "
-                                  f"{FACE_SIZE}x{FACE_SIZE} (aligned faces; use --unaligned for photos)")
-            if job.use_refs:
-                paths = batch.ref_paths[i]
-                if not paths and job.needs_refs:
-                    raise MethodError(f"no reference images for id {item!r} ({restorer.name} needs them)")
-                refs.append(read_refs([Path(p) for p in paths or ()], job.refs_k))
-        except Exception as exc:  # ImageError / MethodError: this image only
-            res.failed[item] = str(exc)
-            continue
-        lq.append(img)
-        keep.append(i)
-    if not keep:
-        return res
-    active = _peak_start(restorer.device)
-    t0 = time.perf_counter()
-    outs, reasons = _call(restorer, lq, refs if job.use_refs else None, [batch.seeds[i] for i in keep],
-                          [batch.contexts[i] for i in keep])
-    seconds = (time.perf_counter() - t0) / len(keep)
-    peak = _peak_end(restorer.device, active)
-    for j, i in enumerate(keep):
-        item = batch.ids[i]
-        reason = reasons[j] if reasons[j] is not None else _check_output(outs[j], f"{restorer.name}.restore")
-        if reason is not None:
-            res.failed[item] = reason
-            continue
-        res.done[item] = write_output(Path(job.out), item, outs[j], seconds=seconds, peak=peak,  # type: ignore[arg-type]
-                                      run_key=job.run_key, seed=batch.seeds[i])
-    return res
-
-
-def write_output(out: Path, item: str, img: np.ndarray, *, seconds: float, peak: int | None, run_key: str,
-                 seed: int, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Write ``OUT/<id>.png`` then its state record (in that order, so a kill never leaves a false record)."""
-    from bfrbench.io import atomic_write_json, sha256_bytes, write_png
-
-    data = write_png(out / f"{item}.png", img)
-    rec = {"id": item, "sha256": sha256_bytes(data), "seconds": round(seconds, 6), "peak_mem_bytes": peak,
-           "run_key": run_key, "seed": seed, **(extra or {})}
-    atomic_write_json(out / STATE_DIR / f"{item}.json", rec)
-    return rec
 
 
 # -- planning ---------------------------------------------------------------------------------------------
-def _read_manifest(testset: Path, unaligned: bool) -> tuple[list[dict[str, Any]], str | None]:
-    """Manifest rows (dicts, NaN -> None, with absolute ``_lq``) and the manifest SHA-256."""
-    from bfrbench.io import list_images, sha256_file
-
-    manifest = testset / "manifest.parquet"
-    if not manifest.is_file():
-        if not unaligned:
-            raise ArtifactError(f"{testset}: no manifest.parquet; is this a test set (bfrbench build testset)? "
-                                "For a plain folder of photos use --unaligned")
-        if not testset.is_dir():
-            raise ConfigError(f"--testset {testset} is not a folder")
-        from bfrbench.io.paths import id_problem
-
-        rows = [{"id": p.relative_to(testset).with_suffix("").as_posix().replace("/", "__"), "_lq": str(p)}
-                for p in list_images(testset)]
-        for r in rows:
-            if id_problem(r["id"]):
-                r["_problem"] = f"{r['_lq']}: file name gives id {r['id']!r}: {id_problem(r['id'])}"
-        return rows, None
-    import pandas as pd
-
-    try:
-        df = pd.read_parquet(manifest)
-    except Exception as exc:
-        raise ArtifactError(f"{manifest}: cannot read: {exc}") from exc
-    if not {"id", "lq_path"} <= set(df.columns):
-        raise ArtifactError(f"{manifest}: needs columns 'id' and 'lq_path', found {sorted(df.columns)}")
-    rows = []
-    seen: set[str] = set()
-    for rec in df.to_dict(orient="records"):
-        row: dict[str, Any] = {k: (None if isinstance(v, float) and math.isnan(v) else (v.item() if isinstance(v, np.generic) else v))
-               for k, v in rec.items()}
-        row["id"] = str(row["id"])
-        row["_lq"] = _safe_lq(testset, manifest, row, seen)
-        rows.append(row)
-    rows.sort(key=lambda r: r["id"])
-    return rows, sha256_file(manifest)
-
-
-def _safe_lq(testset: Path, manifest: Path, row: dict[str, Any], seen: set[str]) -> str | None:
-    """The resolved LQ path of a manifest row, or None with ``row["_problem"]`` set (bfrbench.io.paths)."""
-    from bfrbench.io.paths import UnsafePathError, check_id, resolve_inside
-
-    where = f"{manifest} (id {row['id']!r})"
-    try:
-        check_id(row["id"], where=manifest)
-        if row["id"] in seen:
-            raise UnsafePathError(manifest, "id", row["id"], "appears twice in the manifest")
-        seen.add(row["id"])
-        return str(resolve_inside(testset, row.get("lq_path"), where=where, field="lq_path"))
-    except UnsafePathError as exc:
-        row["_problem"] = str(exc)
-        return None
-
-
 def run_key_for(method: str, version: str, options: Mapping[str, Any], dtype: str, seed: int,
                 manifest_sha256: str | None, refs_k: int | None, unaligned: bool) -> str:
     """What a finished image must share with this run to be skipped (device and batch size excluded)."""
@@ -307,8 +69,8 @@ def _check_required(cls: type[Restorer], opts: Mapping[str, Any]) -> None:
     missing = [k for k, p in params.items() if k != "self" and p.default is p.empty
                and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and k not in opts]
     if missing:
-        raise ConfigError(f"method {cls.name!r} needs option(s) {', '.join(missing)}: pass --option "
-                          + " --option ".join(f"{k}=..." for k in missing))
+        raise ConfigError(f"method {cls.name!r} needs option(s) {', '.join(missing)}: pass "
+                          + " ".join(f"`options` {k}=..." for k in missing))
 
 
 def _finished(out: Path, item: str, run_key: str) -> dict[str, Any] | None:
@@ -323,7 +85,7 @@ def _finished(out: Path, item: str, run_key: str) -> dict[str, Any] | None:
         return None
     if rec.get("run_key") != run_key:
         raise ArtifactError(f"{out}: {item}.png was made by a different run (method, options, seed, dtype, "
-                            "references or test set differ); write to a new --out folder or delete it")
+                            "references or test set differ); write to a new `out` folder or delete it")
     return rec if rec.get("sha256") == sha256_file(png) else None
 
 
@@ -338,43 +100,184 @@ def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _verify_inputs(testset: Path, rows: list[dict[str, Any]], verify: bool,
-                   unaligned: bool) -> tuple[dict[str, str], dict[str, Any]]:
-    """Check ids/paths (already done while reading) and LQ hashes against the manifest (docs/security.md).
+# -- plan / execute / record -----------------------------------------------------------------------------
+@dataclass
+class _Plan:
+    """A checked run: the method class and its job, the rows still to restore and what is already known."""
 
-    Returns ``(failures by id, the run.json "verification" record)``. Unsafe ids/paths are failures even with
-    ``verify`` False; hash mismatches are failures, or warnings when ``verify`` is False. A manifest whose hash
-    differs from testset.json stops the run (ArtifactError) unless ``verify`` is False.
-    """
-    from bfrbench.io.verify import HashCache, check_manifest, check_recorded
+    method: str
+    cls: type[Restorer]
+    testset: Path
+    out: Path
+    seed: int
+    job: Job
+    rows: list[dict[str, Any]]
+    manifest_sha: str | None
+    table: Any
+    use_refs: bool
+    refs_k: int | None
+    bad: dict[str, str]
+    verification: dict[str, Any]
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    batches: list[Batch] = field(default_factory=list)
+    resumed: int = 0
 
-    failures: dict[str, str] = {r["id"]: r["_problem"] for r in rows if r.get("_problem")}
-    warnings: list[str] = []
-    rec: dict[str, Any] = {"enabled": verify, "manifest": None, "lq_checked": 0, "warnings": warnings}
-    if unaligned and not (testset / "manifest.parquet").is_file():
-        rec["manifest"] = "no manifest (plain folder of photos): nothing to verify"
-        return failures, rec
-    problem = check_manifest(testset)
-    if problem is not None:
-        if verify:
-            raise ArtifactError(problem + "; rebuild the test set, or pass --no-verify to use it anyway")
-        warnings.append(problem)
-    rec["manifest"] = ("no testset.json: not checked" if not (testset / "testset.json").is_file()
-                       else ("differs from testset.json" if problem else "matches testset.json"))
-    cache = HashCache(testset)
-    for r in rows:
-        if r["id"] in failures or not r.get("lq_sha256"):
+
+def _check_refs(cls: type[Restorer], method: str, testset: Path, refs: int | None, refs_csv: Any,
+                unaligned: bool) -> tuple[Any, bool, int | None]:
+    """The reference table (or None), whether the method gets references, and K."""
+    from bfrbench.methods.references import load_reference_table
+
+    table = None
+    use_refs = cls.uses_refs and not unaligned
+    if use_refs or refs_csv is not None:
+        table = load_reference_table(testset, refs_csv)
+        if cls.needs_refs and table is None and not unaligned:
+            raise ConfigError(f"method {method!r} needs reference images but {testset} has no references.parquet; "
+                              "pass `refs_csv` FILE (columns id, ref_paths)")
+    if refs is not None and (refs < 0 or (cls.max_refs and refs > cls.max_refs)):
+        raise ConfigError(f"refs must be between 0 and {cls.max_refs or 'any'} for {method!r}, got {refs}")
+    refs_k = refs if refs is not None else (cls.max_refs or None)
+    if not use_refs:
+        refs_k = None
+    return table, use_refs, refs_k
+
+
+def _check_previous_run(out: Path, key: str) -> None:
+    """Refuse an ``out`` whose run.json was made with another run key."""
+    old_run = out / "run.json"
+    if old_run.is_file():
+        try:
+            prev_key = read_artifact(old_run, "run").get("run_key")
+        except ArtifactError:  # unreadable or not a run record: nothing to compare with
+            prev_key = None
+        if prev_key not in (None, key):
+            raise ArtifactError(f"{out} holds a run with different method/options/seed/test set; "
+                                "use a new `out` folder or delete it")
+
+
+def _plan(method: str, testset: Path, out: Path, *, device: str, dtype: str, batch_size: int | None, seed: int,
+          refs: int | None, refs_csv: Any, workers: int, scheduler: str | None, options: Any, limit: int | None, unaligned: bool,
+          detector: str | None, verify: bool) -> _Plan:
+    """Check every argument and input, then cut the ids that are not finished yet into batches."""
+    from bfrbench.methods import METHODS
+
+    if dtype not in DTYPES:
+        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    check_limit(limit)
+    seed = check_seed(seed)
+    if scheduler is None:  # a remote scheduler's workers may have GPUs this machine lacks
+        check_device(device)
+    cls = METHODS.get(method)
+    opts = parse_options(cls, options)
+    _check_required(cls, opts)
+    bs = int(batch_size) if batch_size is not None else cls.default_batch_size
+    if bs < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {bs}")
+    rows, manifest_sha = read_manifest(testset, unaligned)
+    if limit is not None:
+        rows = rows[:limit]
+    table, use_refs, refs_k = _check_refs(cls, method, testset, refs, refs_csv, unaligned)
+
+    bad, verification = verify_inputs(testset, rows, verify, unaligned)
+    problems = getattr(table, "problems", {})
+    bad.update({r["id"]: problems[r["id"]] for r in rows if r["id"] in problems and use_refs and r["id"] not in bad})
+
+    key = run_key_for(method, cls.version, opts, dtype, seed, manifest_sha, refs_k, unaligned)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_previous_run(out, key)
+    job = Job(method=method, kwargs={**opts, "dtype": dtype, "batch_size": bs}, device=device, out=str(out),
+              run_key=key, refs_k=refs_k, use_refs=use_refs, needs_refs=cls.needs_refs, unaligned=unaligned,
+              detector=detector)
+    if workers == 1 and scheduler is None:
+        get_restorer(job)  # in-process: build once now so option errors stop the run before any work
+    plan = _Plan(method=method, cls=cls, testset=testset, out=out, seed=seed, job=job, rows=rows,
+                 manifest_sha=manifest_sha, table=table, use_refs=use_refs, refs_k=refs_k, bad=bad,
+                 verification=verification)
+    todo: list[dict[str, Any]] = []
+    for row in rows:
+        if row["id"] in bad:
             continue
-        msg = check_recorded(cache, Path(r["_lq"]), r["lq_sha256"], what="LQ",
-                             source=f"{testset / 'manifest.parquet'} lq_sha256")
-        rec["lq_checked"] += 1
-        if msg is not None:
-            if verify:
-                failures[r["id"]] = msg + " (pass --no-verify to use it anyway)"
-            else:
-                warnings.append(msg)
-    cache.save()
-    return failures, rec
+        rec = _finished(out, row["id"], key)
+        if rec is None:
+            todo.append(row)
+        else:
+            plan.records[row["id"]] = rec
+    plan.resumed = len(plan.records)
+    plan.batches = _cut_batches(job, todo, table, bs, seed)
+    return plan
+
+
+def _cut_batches(job: Job, todo: Sequence[Mapping[str, Any]], table: Any, bs: int, seed: int) -> list[Batch]:
+    """``todo`` rows in batches of ``bs`` with their reference paths, context and per-image seeds."""
+    from bfrbench.rng import item_seed
+
+    batches = []
+    for start in range(0, len(todo), bs):
+        chunk = todo[start:start + bs]
+        batches.append(Batch(
+            job=job,
+            ids=tuple(r["id"] for r in chunk),
+            lq_paths=tuple(r["_lq"] for r in chunk),
+            ref_paths=tuple(tuple(str(p) for p in table[r["id"]]) if table and r["id"] in table else None
+                            for r in chunk),
+            contexts=tuple(_jsonable(r) for r in chunk),
+            seeds=tuple(item_seed(seed, r["id"]) for r in chunk),
+        ))
+    return batches
+
+
+def _run_batch(batch: Batch) -> BatchResult:
+    """One task (runs in a worker): build the restorer once per process, restore, write the outputs."""
+    res = BatchResult()
+    restorer = get_restorer(batch.job)
+    res.config, res.weights = restorer.config(), restorer.weight_hashes()
+    if batch.job.unaligned:
+        run_unaligned_batch(restorer, batch, res)
+    else:
+        run_aligned_batch(restorer, batch, res)
+    return res
+
+
+def _execute(plan: _Plan, *, workers: int, scheduler: str | None,
+             show_progress: bool | None) -> tuple[dict[str, str], dict[str, Any]]:
+    """Run the batches; adds the written ids to ``plan.records``. Returns ``(failures, restorer meta)``."""
+    from bfrbench.distributed import TaskFailure, run_tasks
+    from bfrbench.io import atomic_write_json
+
+    failures: dict[str, str] = dict(plan.bad)
+    config_path = plan.out / STATE_DIR / "config.json"
+    meta: dict[str, Any] | None = json.loads(config_path.read_text()) if config_path.is_file() else None
+    for res in run_tasks(_run_batch, plan.batches, workers=workers, scheduler=scheduler,
+                         desc=f"restore {plan.method}", show_progress=show_progress):
+        if isinstance(res, TaskFailure):
+            for item in res.task.ids:
+                failures[item] = res.error
+            continue
+        plan.records.update(res.done)
+        failures.update(res.failed)
+        if res.config is not None and meta is None:
+            meta = {"options": res.config, "weights": res.weights}
+            atomic_write_json(config_path, meta)
+    if meta is None:  # nothing ran (all resumed or all failed): describe the restorer from its class
+        meta = {"options": {**plan.job.kwargs, "device": plan.job.device}, "weights": {}}
+    return failures, meta
+
+
+def _record(plan: _Plan, failures: dict[str, str], meta: Mapping[str, Any], wall: float) -> dict[str, Any]:
+    """Write ``OUT/run.json`` (and the failures to ``OUT/run.log``); returns the summary."""
+    from bfrbench.io import atomic_write_json
+    from bfrbench.provenance import environment
+
+    summary = _summary(plan.method, plan.cls, meta, plan.seed, plan.testset, plan.manifest_sha, plan.rows,
+                       plan.records, failures, plan.resumed, plan.job.run_key, plan.refs_k,
+                       plan.table is not None and plan.use_refs, plan.job.unaligned, wall)
+    summary["verification"] = plan.verification
+    summary["environment"] = environment()
+    atomic_write_json(plan.out / "run.json", summary)
+    if failures:
+        _append_log(plan.out, [f"FAILED {k}: {v}" for k, v in sorted(failures.items())])
+    return summary
 
 
 # -- public entry ---------------------------------------------------------------------------------------
@@ -424,115 +327,12 @@ def restore(
     Raises:
         ConfigError, ArtifactError, RegistryError: bad arguments or inputs (nothing is restored).
     """
-    from bfrbench.distributed import TaskFailure, run_tasks
-    from bfrbench.io import atomic_write_json
-    from bfrbench.methods import METHODS
-    from bfrbench.methods.references import load_reference_table
-    from bfrbench.provenance import environment
-    from bfrbench.rng import item_seed
-
     t_start = time.perf_counter()
-    testset, out = Path(testset), Path(out)
-    if dtype not in DTYPES:
-        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    check_limit(limit)
-    seed = check_seed(seed)
-    if scheduler is None:  # a remote scheduler's workers may have GPUs this machine lacks
-        check_device(device)
-    cls: type[Restorer] = METHODS.get(method)  # type: ignore[assignment]
-    opts = parse_options(cls, options)
-    _check_required(cls, opts)
-    bs = int(batch_size) if batch_size is not None else cls.default_batch_size
-    if bs < 1:
-        raise ConfigError(f"batch_size must be >= 1, got {bs}")
-    rows, manifest_sha = _read_manifest(testset, unaligned)
-    if limit is not None:
-        rows = rows[:limit]
-
-    table = None
-    use_refs = cls.uses_refs and not unaligned
-    if use_refs or refs_csv is not None:
-        table = load_reference_table(testset, refs_csv)
-        if cls.needs_refs and table is None and not unaligned:
-            raise ConfigError(f"method {method!r} needs reference images but {testset} has no references.parquet; "
-                              "pass --refs-csv FILE (columns id, ref_paths)")
-    if refs is not None and (refs < 0 or (cls.max_refs and refs > cls.max_refs)):
-        raise ConfigError(f"refs must be between 0 and {cls.max_refs or 'any'} for {method!r}, got {refs}")
-    refs_k = refs if refs is not None else (cls.max_refs or None)
-    if not use_refs:
-        refs_k = None
-
-    bad, verification = _verify_inputs(testset, rows, verify, unaligned)
-    problems = getattr(table, "problems", {})
-    bad.update({r["id"]: problems[r["id"]] for r in rows if r["id"] in problems and use_refs and r["id"] not in bad})
-
-    key = run_key_for(method, cls.version, opts, dtype, seed, manifest_sha, refs_k, unaligned)
-    out.mkdir(parents=True, exist_ok=True)
-    old_run = out / "run.json"
-    if old_run.is_file():
-        try:
-            prev_key = json.loads(old_run.read_text(encoding="utf-8")).get("run_key")
-        except ValueError:
-            prev_key = None
-        if prev_key not in (None, key):
-            raise ArtifactError(f"{out} holds a run with different method/options/seed/test set; "
-                                "use a new --out folder or delete it")
-
-    job = _Job(method=method, kwargs={**opts, "dtype": dtype, "batch_size": bs}, device=device, out=str(out),
-               run_key=key, refs_k=refs_k, use_refs=use_refs, needs_refs=cls.needs_refs, unaligned=unaligned,
-               detector=detector)
-    if workers == 1 and scheduler is None:
-        _get_restorer(job)  # in-process: build once now so option errors stop the run before any work
-    records: dict[str, dict[str, Any]] = {}
-    todo: list[dict[str, Any]] = []
-    for row in rows:
-        if row["id"] in bad:
-            continue
-        rec = _finished(out, row["id"], key)
-        if rec is None:
-            todo.append(row)
-        else:
-            records[row["id"]] = rec
-    resumed = len(records)
-
-    batches = []
-    for start in range(0, len(todo), bs):
-        chunk = todo[start:start + bs]
-        batches.append(_Batch(
-            job=job,
-            ids=tuple(r["id"] for r in chunk),
-            lq_paths=tuple(r["_lq"] for r in chunk),
-            ref_paths=tuple(tuple(str(p) for p in table[r["id"]]) if table and r["id"] in table else None
-                            for r in chunk),
-            contexts=tuple(_jsonable(r) for r in chunk),
-            seeds=tuple(item_seed(seed, r["id"]) for r in chunk),
-        ))
-
-    failures: dict[str, str] = dict(bad)
-    config_path = out / STATE_DIR / "config.json"
-    meta: dict[str, Any] | None = json.loads(config_path.read_text()) if config_path.is_file() else None
-    for res in run_tasks(_run_batch, batches, workers=workers, scheduler=scheduler, desc=f"restore {method}",
-                         show_progress=show_progress):
-        if isinstance(res, TaskFailure):
-            for item in res.task.ids:
-                failures[item] = res.error
-            continue
-        records.update(res.done)
-        failures.update(res.failed)
-        if res.config is not None and meta is None:
-            meta = {"options": res.config, "weights": res.weights}
-            atomic_write_json(config_path, meta)
-    if meta is None:  # nothing ran (all resumed or all failed): describe the restorer from its class
-        meta = {"options": {**job.kwargs, "device": device}, "weights": {}}
-
-    summary = _summary(method, cls, meta, seed, testset, manifest_sha, rows, records, failures, resumed, key,
-                       refs_k, table is not None and use_refs, unaligned, time.perf_counter() - t_start)
-    summary["verification"] = verification
-    summary["environment"] = environment()
-    atomic_write_json(out / "run.json", summary)
-    if failures:
-        _append_log(out, [f"FAILED {k}: {v}" for k, v in sorted(failures.items())])
-    return summary
+    plan = _plan(method, Path(testset), Path(out), device=device, dtype=dtype, batch_size=batch_size, seed=seed,
+                 refs=refs, refs_csv=refs_csv, workers=workers, scheduler=scheduler, options=options, limit=limit,
+                 unaligned=unaligned, detector=detector, verify=verify)
+    failures, meta = _execute(plan, workers=workers, scheduler=scheduler, show_progress=show_progress)
+    return _record(plan, failures, meta, time.perf_counter() - t_start)
 
 
 def _append_log(out: Path, lines: Sequence[str]) -> None:
@@ -542,8 +342,8 @@ def _append_log(out: Path, lines: Sequence[str]) -> None:
 
 def _testset_name(testset: Path) -> str:
     try:
-        return str(json.loads((testset / "testset.json").read_text(encoding="utf-8")).get("name") or testset.name)
-    except (OSError, ValueError):
+        return str(read_json_file(testset / "testset.json").get("name") or testset.name)
+    except ArtifactError:
         return testset.name
 
 

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bfrbench.errors import BfrbenchError
+from bfrbench.methods._worker import Batch, BatchResult, call_restorer, peak_end, peak_start, write_output
 
 if TYPE_CHECKING:
     from bfrbench.methods._base import Restorer
-    from bfrbench.methods.runner import _Batch, _Result
 
 __all__ = ["restore_photo", "run_unaligned_batch"]
 
@@ -46,7 +46,6 @@ def restore_photo(restorer: Restorer, image: np.ndarray, seed: int, detector: An
         (512, 512, 3) crops (None where a face failed) and per-face failure reasons (None when restored).
     """
     from bfrbench.faces import align_face, paste_back
-    from bfrbench.methods.runner import _call
     from bfrbench.rng import item_seed
 
     faces = detector.detect(image)
@@ -57,7 +56,7 @@ def restore_photo(restorer: Restorer, image: np.ndarray, seed: int, detector: An
     for start in range(0, len(aligned), bs):
         chunk = aligned[start:start + bs]
         seeds = [item_seed(seed, f"face{k:02d}") for k in range(start, start + len(chunk))]
-        outs, why = _call(restorer, [c for c, _ in chunk], None, seeds, [{"face": k} for k in range(start, start + len(chunk))])
+        outs, why = call_restorer(restorer, [c for c, _ in chunk], None, seeds, [{"face": k} for k in range(start, start + len(chunk))])
         crops += outs
         reasons += why
     full = image
@@ -67,11 +66,10 @@ def restore_photo(restorer: Restorer, image: np.ndarray, seed: int, detector: An
     return full, crops, reasons
 
 
-def run_unaligned_batch(restorer: Restorer, batch: _Batch, res: _Result) -> None:
+def run_unaligned_batch(restorer: Restorer, batch: Batch, res: BatchResult) -> None:
     """Runner hook: restore each photo of ``batch`` and write its outputs (records go into ``res``)."""
     from bfrbench.faces import DEFAULT_DETECTOR, get_detector
     from bfrbench.io import read_image, write_png
-    from bfrbench.methods.runner import _peak_end, _peak_start, write_output
 
     job = batch.job
     out = Path(job.out)
@@ -79,7 +77,7 @@ def run_unaligned_batch(restorer: Restorer, batch: _Batch, res: _Result) -> None
     for i, item in enumerate(batch.ids):
         try:
             img = read_image(batch.lq_paths[i])
-            active = _peak_start(restorer.device)
+            active = peak_start(restorer.device)
             t0 = time.perf_counter()
             full, crops, reasons = restore_photo(restorer, img, batch.seeds[i], detector)
             seconds = time.perf_counter() - t0
@@ -93,6 +91,6 @@ def run_unaligned_batch(restorer: Restorer, batch: _Batch, res: _Result) -> None
         for k, crop in enumerate(crops):
             if crop is not None:
                 write_png(out / "faces" / f"{item}_{k:02d}.png", crop)
-        res.done[item] = write_output(out, item, full, seconds=seconds, peak=_peak_end(restorer.device, active),
+        res.done[item] = write_output(out, item, full, seconds=seconds, peak=peak_end(restorer.device, active),
                                       run_key=job.run_key, seed=batch.seeds[i],
                                       extra={"faces": len(reasons), "faces_failed": failed})

@@ -28,7 +28,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,7 +38,11 @@ from bfrbench.io import atomic_write_bytes, atomic_write_json, encode_png, list_
 from bfrbench.io.images import list_skipped
 from bfrbench.io.outdir import writes_output
 
-__all__ = ["FIXED_COLUMNS", "FORMAT_VERSION", "BuildResult", "assign_ids", "build_testset"]
+if TYPE_CHECKING:
+    from bfrbench.refgroups.attach import LinkMode
+
+__all__ = ["FIXED_COLUMNS", "FORMAT_VERSION", "BuildResult", "assign_ids", "build_testset",
+           "build_testset_with_references"]
 
 FORMAT_VERSION = 2  # 2: src_path relative to testset.json "src"
 FIXED_COLUMNS: dict[str, str] = {"id": "str", "hq_path": "str", "lq_path": "str", "hq_sha256": "str",
@@ -55,6 +59,8 @@ class BuildResult:
     Attributes:
         out: the test-set folder. ok / failed: image counts. resumed: images verified and kept from an earlier
         run. failures: ``{input, reason}`` per skipped input. manifest_sha256: hash of manifest.parquet.
+        references: what :func:`~bfrbench.refgroups.attach_references` returned, when references were attached
+        (:func:`build_testset_with_references`), else None.
     """
 
     out: Path
@@ -67,11 +73,18 @@ class BuildResult:
     manifest_sha256: str = ""
     skipped: list[dict[str, str]] = field(default_factory=list)
     resized: list[dict[str, Any]] = field(default_factory=list)
+    references: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"out": str(self.out), "name": self.name, "preset": self.preset, "ok": self.ok,
                 "failed": self.failed, "resumed": self.resumed, "failures": self.failures,
-                "manifest_sha256": self.manifest_sha256, "skipped": self.skipped, "resized": self.resized}
+                "manifest_sha256": self.manifest_sha256, "skipped": self.skipped, "resized": self.resized,
+                **({"references": self.references} if self.references is not None else {})}
+
+    @property
+    def any_failed(self) -> bool:
+        """True when some input failed or some image was refused its references (exit status 3)."""
+        return bool(self.failed or (self.references is not None and self.references.get("refused")))
 
 
 def assign_ids(paths: Sequence[Path]) -> list[str]:
@@ -258,33 +271,105 @@ def build_testset(
     Raises:
         ConfigError: bad recipe/arguments, ``src`` missing or without images.
     """
-    from bfrbench.degrade.recipe import Recipe, load_recipe
-    from bfrbench.distributed import TaskFailure, run_tasks
-    from bfrbench.provenance import environment
-
     check_limit(limit)
     seed = check_seed(seed)
-    recipe: Recipe | None
+    plan = _plan(_resolve_recipe(preset_or_recipe, lq_only), Path(src), Path(out), seed=seed, limit=limit,
+                 lq_only=lq_only)
+    plan.out.mkdir(parents=True, exist_ok=True)
+    result = BuildResult(out=plan.out, name=name or plan.out.resolve().name, preset=plan.preset,
+                         skipped=plan.skipped)
+    rows = _execute(plan, result, workers=workers, scheduler=scheduler, show_progress=show_progress)
+    _record(plan, result, rows, seed=seed, limit=limit, lq_only=lq_only)
+    return result
+
+
+def build_testset_with_references(
+    preset_or_recipe: Any,
+    src: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    refgroups: str | os.PathLike[str] | None = None,
+    max_refs: int | None = None,
+    ref_link: LinkMode = "copy",
+    seed: int = 0,
+    limit: int | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    lq_only: bool = False,
+    name: str | None = None,
+    show_progress: bool | None = None,
+) -> BuildResult:
+    """:func:`build_testset`, then (with ``refgroups``) :func:`bfrbench.refgroups.attach_references`.
+
+    Args:
+        refgroups: a ``bfrbench build refgroups`` folder (``refgroups.json``) whose references are attached.
+        max_refs: keep the first K references of each image (None: all); needs ``refgroups``.
+        ref_link: how reference files enter ``refs/``: ``copy``, ``hardlink`` or ``symlink``.
+        The other arguments: :func:`build_testset`.
+
+    Returns:
+        The :class:`BuildResult`, its ``references`` set when references were attached.
+
+    Raises:
+        ConfigError: ``max_refs`` without ``refgroups``, ``refgroups`` not a reference-groups folder, or
+            any error of :func:`build_testset` (checked before anything is built).
+    """
+    if max_refs is not None and refgroups is None:
+        raise ConfigError("`max_refs` needs `refgroups` DIR")
+    if refgroups is not None and not (Path(refgroups) / "refgroups.json").is_file():
+        raise ConfigError(f"`refgroups` {refgroups}: not a reference-groups folder (no refgroups.json)")
+    res = build_testset(preset_or_recipe, src, out, seed=seed, limit=limit, workers=workers, scheduler=scheduler,
+                        lq_only=lq_only, name=name, show_progress=show_progress)
+    if refgroups is not None:
+        from bfrbench.refgroups import attach_references
+
+        res.references = attach_references(out, refgroups, max_refs=max_refs, link=ref_link)
+    return res
+
+
+# -- plan / execute / record (build_testset's stages) ---------------------------------------------------------
+@dataclass
+class _Plan:
+    """A checked build: folders, the recipe facts every task shares, and one task per input image."""
+
+    src: Path
+    out: Path
+    preset: str
+    recipe_dict: dict[str, Any] | None
+    recipe_sha: str | None
+    size: int
+    min_size: int
+    columns: dict[str, str]
+    tasks: list[dict[str, Any]]
+    skipped: list[dict[str, str]]
+
+
+def _resolve_recipe(preset_or_recipe: Any, lq_only: bool) -> Any:
+    """A :class:`~bfrbench.degrade.recipe.Recipe` (or None for an LQ-only set without one)."""
+    from bfrbench.degrade.recipe import Recipe, load_recipe
+
     if isinstance(preset_or_recipe, Recipe):
-        recipe = preset_or_recipe
-    elif preset_or_recipe is None:
+        return preset_or_recipe
+    if preset_or_recipe is None:
         if not lq_only:
             raise ConfigError("give a preset or recipe (or lq_only=True for a real-world LQ-only set)")
-        recipe = None
-    else:
-        recipe = load_recipe(preset_or_recipe)
-    src_dir, out_dir = Path(src), Path(out)
+        return None
+    return load_recipe(preset_or_recipe)
+
+
+def _plan(recipe: Any, src_dir: Path, out_dir: Path, *, seed: int, limit: int | None, lq_only: bool) -> _Plan:
+    """Check the folders, list the inputs, assign ids and describe one task per input."""
     if not src_dir.is_dir():
-        raise ConfigError(f"--src {str(src_dir)!r} is not a folder")
+        raise ConfigError(f"`src` {str(src_dir)!r} is not a folder")
     if out_dir.resolve() == src_dir.resolve() or src_dir.resolve() in out_dir.resolve().parents:
-        raise ConfigError(f"--out {str(out_dir)!r} must not be --src or inside it (its PNGs would become inputs)")
+        raise ConfigError(f"`out` {str(out_dir)!r} must not be `src` or inside it (its PNGs would become inputs)")
     paths = list_images(src_dir)
     skipped = list_skipped(src_dir)
     if not paths:
         raise ConfigError(f"no images found under {str(src_dir)!r} (looked for .png .jpg .jpeg .webp .tif .bmp)")
     if limit is not None:
         paths = paths[:limit]
-    preset = LQ_ONLY_PRESET if lq_only else recipe.name  # type: ignore[union-attr]
+    preset = LQ_ONLY_PRESET if lq_only else recipe.name
     recipe_dict = recipe.to_dict() if recipe is not None and not lq_only else None
     recipe_sha = recipe.sha256 if recipe is not None and not lq_only else None
     size = recipe.size if recipe is not None else 512
@@ -295,15 +380,22 @@ def build_testset(
               "recipe": recipe_dict, "recipe_sha256": recipe_sha, "lq_only": bool(lq_only), "size": size,
               "min_size": min_size, "uses_index": bool(recipe is not None and recipe.grid_axes and not lq_only)}
              for i, (iid, p) in enumerate(zip(ids, paths))]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result = BuildResult(out=out_dir, name=name or out_dir.resolve().name, preset=preset, skipped=skipped)
-    rows: list[dict[str, Any]] = []
+    return _Plan(src=src_dir, out=out_dir, preset=preset, recipe_dict=recipe_dict, recipe_sha=recipe_sha, size=size,
+                 min_size=min_size, columns=columns, tasks=tasks, skipped=skipped)
+
+
+def _execute(plan: _Plan, result: BuildResult, *, workers: int, scheduler: str | None,
+             show_progress: bool | None) -> list[dict[str, Any]]:
+    """Run the tasks (OpenCV's thread count restored afterwards); returns the manifest rows, fills failures."""
     import cv2
 
+    from bfrbench.distributed import TaskFailure, run_tasks
+
+    rows: list[dict[str, Any]] = []
     threads = cv2.getNumThreads()
     try:
-        results = list(run_tasks(build_one, tasks, workers=workers, scheduler=scheduler, desc=f"build {preset}",
-                                 show_progress=show_progress, chunk_size="auto"))
+        results = list(run_tasks(build_one, plan.tasks, workers=workers, scheduler=scheduler,
+                                 desc=f"build {plan.preset}", show_progress=show_progress, chunk_size="auto"))
         for res in results:
             if isinstance(res, TaskFailure):
                 result.failures.append({"input": res.task["src"], "reason": res.error})
@@ -314,56 +406,57 @@ def build_testset(
                 result.failures.append({"input": res["input"], "reason": res["reason"]})
     finally:
         cv2.setNumThreads(threads)
+    return rows
+
+
+def _record(plan: _Plan, result: BuildResult, rows: list[dict[str, Any]], *, seed: int, limit: int | None,
+            lq_only: bool) -> None:
+    """Fill the counts of ``result`` and write ``manifest.parquet`` and ``testset.json``."""
+    from bfrbench.provenance import environment
+
+    size, out_dir = plan.size, plan.out
     result.failures.sort(key=lambda f: f["input"])
     result.ok, result.failed = len(rows), len(result.failures)
     result.resized = [{"id": r["id"], "input": r["src_path"], "from": f"{r['src_size']}x{r['src_size']}",
                        "to": f"{size}x{size}", "note": "resized to the recipe size (docs/testsets.md)"}
                       for r in sorted(rows, key=lambda r: r["id"]) if r.get("src_size") is not None]
-    if result.resized:
-        columns = {**columns, "src_size": "int"}
+    columns = {**plan.columns, "src_size": "int"} if result.resized else plan.columns
     mbytes = manifest_bytes(rows, columns)
     atomic_write_bytes(out_dir / "manifest.parquet", mbytes)
     result.manifest_sha256 = _sha(mbytes)
     kept = _previous_references(out_dir)
     atomic_write_json(out_dir / "testset.json", {
         **kept,
-        "kind": "testset", "format_version": FORMAT_VERSION, "name": result.name, "preset": preset,
-        "recipe": recipe_dict, "recipe_sha256": recipe_sha, "seed": int(seed), "size": size,
-        "min_size": min_size, "lq_only": bool(lq_only), "hq_resize": HQ_RESIZE_POLICY,
-        "src": str(src_dir.resolve()), "limit": limit,
+        "kind": "testset", "format_version": FORMAT_VERSION, "name": result.name, "preset": plan.preset,
+        "recipe": plan.recipe_dict, "recipe_sha256": plan.recipe_sha, "seed": int(seed), "size": size,
+        "min_size": plan.min_size, "lq_only": bool(lq_only), "hq_resize": HQ_RESIZE_POLICY,
+        "src": str(plan.src.resolve()), "limit": limit,
         "counts": {"ok": result.ok, "failed": result.failed}, "failures": result.failures,
         **({"skipped": result.skipped} if result.skipped else {}),
         **({"resized": result.resized} if result.resized else {}),
         "manifest_sha256": result.manifest_sha256, "environment": environment(),
     })
-    return result
 
 
 def _previous_references(out_dir: Path) -> dict[str, Any]:
     """The ``references`` record of an earlier build in ``out_dir`` (attached references survive a resume)."""
-    import json
+    from bfrbench.artifacts import read_json_file
 
     try:
-        prev = json.loads((out_dir / "testset.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        prev = read_json_file(out_dir / "testset.json")
+    except ArtifactError:
         return {}
-    if isinstance(prev, dict) and "references" in prev and (out_dir / "references.parquet").is_file():
+    if "references" in prev and (out_dir / "references.parquet").is_file():
         return {"references": prev["references"]}
     return {}
 
 
 def read_testset_json(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read ``testset.json`` of a test-set folder (ArtifactError naming the file when missing/bad)."""
-    import json
+    """Read ``testset.json`` of a test-set folder through :func:`bfrbench.artifacts.read_artifact` (kind and
+    required keys checked; ArtifactError naming the file when missing or bad)."""
+    from bfrbench.artifacts import read_artifact
 
     f = Path(path) / "testset.json"
-    try:
-        data = json.loads(f.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ArtifactError(f"{f}: not found; is {str(path)!r} a test set built by 'bfrbench build testset'?") from None
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"{f}: unreadable: {exc}") from None
-    if not isinstance(data, dict) or data.get("kind") != "testset":
-        raise ArtifactError(f"{f}: not a test-set record (kind={data.get('kind') if isinstance(data, dict) else None!r})")
-    return data
-
+    if not f.exists():
+        raise ArtifactError(f"{f}: not found; is {str(path)!r} a test set built by 'bfrbench build testset'?")
+    return dict(read_artifact(f, "testset"))

@@ -31,7 +31,7 @@ def test_bicubic_uses_manifest_scale_and_option(astronaut_face):
 
 
 def test_bicubic_without_scale_is_a_clear_error(astronaut_face):
-    with pytest.raises(MethodError, match="no 'scale'.*--option scale=4"):
+    with pytest.raises(MethodError, match="no 'scale'.*`options` scale=4"):
         METHODS.create("bicubic").restore(astronaut_face[None], seeds=[0], context=[{"id": "x", "scale": None}])
     with pytest.raises(ConfigError, match="scale must be a number > 0"):
         METHODS.create("bicubic", scale=-1.0)

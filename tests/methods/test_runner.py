@@ -101,7 +101,7 @@ def test_bad_image_is_a_failure_not_an_abort(testset_factory, tmp_path):
 def test_bicubic_without_scale_fails_each_image_clearly(testset_factory, tmp_path):
     ts = testset_factory(tmp_path / "ts", n=2, scale=None)
     s = restore("bicubic", ts, tmp_path / "r")
-    assert s["counts"]["failed"] == 2 and "--option scale=4" in s["failures"][0]["reason"]
+    assert s["counts"]["failed"] == 2 and "`options` scale=4" in s["failures"][0]["reason"]
     s = restore("bicubic", ts, tmp_path / "r2", options={"scale": 4.0})
     assert s["counts"]["ok"] == 2
 

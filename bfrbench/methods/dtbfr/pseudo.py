@@ -266,9 +266,9 @@ def _load(spec: _ModelSpec, device: str, dtype: torch.dtype) -> nn.Module:
 
 def _get_sampler(job: _Job) -> tuple[PseudoTargetSampler, str]:
     """The models of ``job``, built once per process (one live configuration at a time)."""
-    from bfrbench.methods.runner import _worker_device
+    from bfrbench.methods._worker import worker_device
 
-    device = _worker_device(job.device)
+    device = worker_device(job.device)
     key = json.dumps([asdict(job.prior), asdict(job.restorer) if job.restorer else None, job.cfg, device,
                       job.dtype], sort_keys=True)
     if key not in _SAMPLERS:
@@ -368,12 +368,12 @@ def _dtype_name(dtype: str | torch.dtype) -> str:
 def _plan(lq_source: Path, base_dir: Path | None, seed: int) -> tuple[list[dict[str, Any]], str | None]:
     """Rows ``{id, input, record}`` sorted by id (input = base PNG, or the LQ for the in-loop SwinIR)."""
     from bfrbench.io import sha256_file
-    from bfrbench.methods.runner import _read_manifest
+    from bfrbench.methods._inputs import read_manifest
     from bfrbench.rng import item_seed
 
     if not lq_source.exists():
         raise ConfigError(f"LQ source {lq_source} does not exist (a folder of faces or a bfrbench test set)")
-    rows, manifest_sha = _read_manifest(lq_source, unaligned=not (lq_source / "manifest.parquet").is_file())
+    rows, manifest_sha = read_manifest(lq_source, unaligned=not (lq_source / "manifest.parquet").is_file())
     if not rows:
         raise ConfigError(f"{lq_source}: no images found")
     plan = []
