@@ -16,21 +16,21 @@ __all__ = ["SEED_MAX", "check_device", "check_limit", "check_seed"]
 SEED_MAX = 2**63 - 1
 
 
-def check_seed(seed: object, *, flag: str = "--seed") -> int:
+def check_seed(seed: object, *, param: str = "seed") -> int:
     """Return ``seed`` as int when it is an integer in 0..2**63-1, else raise ConfigError."""
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ConfigError(f"{flag} must be an integer in 0..{SEED_MAX}, got {seed!r}")
+        raise ConfigError(f"`{param}` must be an integer in 0..{SEED_MAX}, got {seed!r}")
     if not 0 <= seed <= SEED_MAX:
-        raise ConfigError(f"{flag} must be in 0..{SEED_MAX} (0..2^63-1), got {seed}")
+        raise ConfigError(f"`{param}` must be in 0..{SEED_MAX} (0..2^63-1), got {seed}")
     return int(seed)
 
 
-def check_limit(limit: int | None, *, flag: str = "--limit") -> int | None:
+def check_limit(limit: int | None, *, param: str = "limit") -> int | None:
     """None (no limit) or an int >= 1; ``0`` and negatives are refused."""
     if limit is None:
         return None
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ConfigError(f"{flag} must be >= 1 (omit it to use every image), got {limit!r}")
+        raise ConfigError(f"`{param}` must be >= 1 (omit it to use every image), got {limit!r}")
     return limit
 
 
@@ -41,7 +41,7 @@ def check_device(device: str) -> str:
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a dependency
-        raise ConfigError(f"device {device!r} requested but torch is not installed; use --device cpu") from None
+        raise ConfigError(f"device {device!r} requested but torch is not installed; use `device=cpu`") from None
     if not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} requested but CUDA is not available here; use --device cpu")
+        raise ConfigError(f"device {device!r} requested but CUDA is not available here; use `device=cpu`")
     return device

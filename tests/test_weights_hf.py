@@ -52,7 +52,7 @@ def test_hf_entries_pin_revision_and_paths(group: list[W.WeightFile]) -> None:
 
 def test_hf_snapshot_import_verifies_every_file(group: list[W.WeightFile], tmp_path: Path) -> None:
     # two files have no registered digest: refused unless the user opts into trust on first use (docs/security.md)
-    with pytest.raises(ChecksumError, match="no registered SHA-256.*--trust-on-first-use.*nothing imported"):
+    with pytest.raises(ChecksumError, match="no registered SHA-256.*`trust_on_first_use=True`.*nothing imported"):
         import_snapshot("tst-pipe", _snapshot(tmp_path / "snap"))
     assert not any(W.is_present(w) for w in group)
     paths = import_snapshot("tst-pipe", tmp_path / "snap", trust_on_first_use=True)

@@ -90,7 +90,11 @@ def given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
 
 
 #: parameters whose flag is not ``--`` + the name with dashes (``True`` values of store_true flags are implied)
-FLAG_NAMES: dict[str, str] = {"options": "--option", "verify=False": "--no-verify"}
+FLAG_NAMES: dict[str, str] = {
+    "options": "--option", "base_options": "--base-option", "pseudo_options": "--pseudo-option",
+    "verify=False": "--no-verify", "cache=False": "--no-cache", "significance=False": "--no-significance",
+    "tensorboard=False": "--no-tensorboard", "check_hashes=False": "--no-hash",
+}
 _PARAM = re.compile(r"`([a-z][a-z0-9_]*)(?:=([^`]*))?`")
 
 

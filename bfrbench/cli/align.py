@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Any
 
+from bfrbench.cli import flags
 from bfrbench.exitcodes import status_for
 
 #: API parameters this command forwards when given (the rest keep the API's defaults)
@@ -55,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
               f"{c['ok']} ok, {c['several_faces']} with several faces, {c['no_face']} without a face, "
               f"{c['unreadable']} unreadable, {c['failed']} failed -> {args.out}")
     for sk in rep.get("skipped", []):
-        print(f"skipped: {sk['input']}: {sk['reason']}", file=sys.stderr)
+        print(f"skipped: {sk['input']}: {flags(sk['reason'])}", file=sys.stderr)
     for prob in rep["problems"][:20]:
-        print(f"{prob['status']}: {prob['input']}: {prob['reason']}", file=sys.stderr)
+        print(f"{prob['status']}: {prob['input']}: {flags(prob['reason'])}", file=sys.stderr)
     if len(rep["problems"]) > 20:
         print(f"... and {len(rep['problems']) - 20} more (see align.json)", file=sys.stderr)
     return status_for(rep["problems"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bfrbench.cli import flags
 from bfrbench.exitcodes import EXIT_OK
 
 
@@ -59,5 +60,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"{c['images']} images, {c['identities']} identities, {c['images_with_refs']} with references, "
               f"{c['targets']} targets -> {args.out}")
         for w in rec.get("warnings", []):
-            print(f"warning: {w}")
+            print(f"warning: {flags(w)}")
     return EXIT_OK

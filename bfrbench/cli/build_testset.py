@@ -12,6 +12,7 @@ import argparse
 import sys
 from typing import Any
 
+from bfrbench.cli import flags
 from bfrbench.exitcodes import status_for
 
 #: API parameters this command forwards when given (the rest keep the API's defaults)
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"references: {attached['with_refs']} of {attached['ids']} images have references "
                   f"({attached['ref_files']} files in refs/)")
     for f in res.failures:
-        print(f"bfrbench: skipped {f['input']}: {f['reason']}", file=sys.stderr)
+        print(f"bfrbench: skipped {f['input']}: {flags(f['reason'])}", file=sys.stderr)
     if attached is not None and attached.get("refused"):
         print(f"bfrbench: {attached['refused']} image(s) got no references: unsafe reference names "
               f"(listed in {args.out}/testset.json references.refused)", file=sys.stderr)
@@ -77,5 +78,5 @@ def run(args: argparse.Namespace) -> int:
     if len(res.resized) > 10:
         print(f"bfrbench: note: ... and {len(res.resized) - 10} more resized (see testset.json)", file=sys.stderr)
     for sk in res.skipped:
-        print(f"bfrbench: skipped {sk['input']}: {sk['reason']}", file=sys.stderr)
+        print(f"bfrbench: skipped {sk['input']}: {flags(sk['reason'])}", file=sys.stderr)
     return status_for(res.any_failed)

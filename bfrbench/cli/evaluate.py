@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Any
 
+from bfrbench.cli import flags
 from bfrbench.exitcodes import status_for
 
 
@@ -84,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(summary))
         print(f"wrote {args.out}/per_image.parquet and {args.out}/summary.json")
     for f in summary.get("verification", {}).get("failures", [])[:10]:
-        print(f"bfrbench evaluate: not scored {f['id']}: {f['reason']}", file=sys.stderr)
+        print(f"bfrbench evaluate: not scored {f['id']}: {flags(f['reason'])}", file=sys.stderr)
     for w in summary.get("verification", {}).get("warnings", [])[:10]:
-        print(f"bfrbench evaluate: warning (--no-verify): {w}", file=sys.stderr)
+        print(f"bfrbench evaluate: warning (--no-verify): {flags(w)}", file=sys.stderr)
     c = summary["counts"]
     if c["with_errors"] or c["missing"]:
         print(f"bfrbench evaluate: {c['with_errors']} image(s) with errors ({c['missing']} missing); "

@@ -12,6 +12,7 @@ import argparse
 import sys
 from typing import Any
 
+from bfrbench.cli import flags
 from bfrbench.exitcodes import status_for
 
 
@@ -92,5 +93,5 @@ def run(args: argparse.Namespace) -> int:
               f"(resumed from {st['train']['resumed_from']}), model {st['register']['weights_sha256'][:12]} -> "
               f"{args.out}/model.json; use: bfrbench restore --method dtbfr --option run={args.out}")
     for f in failures[:10]:
-        print(f"failed {f.get('id')}: {f.get('reason')}", file=sys.stderr)
+        print(f"failed {f.get('id')}: {flags(str(f.get('reason')))}", file=sys.stderr)
     return status_for(failures)

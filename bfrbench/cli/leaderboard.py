@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from bfrbench.cli import flags
 from bfrbench.exitcodes import EXIT_OK, EXIT_USAGE, status_for
 
 
@@ -50,7 +51,7 @@ def run_cmd(args: argparse.Namespace) -> int:
         print_json(report.as_dict())
     else:
         for s in report.stages:
-            extra = f"  {s.detail}" if s.detail else ""
+            extra = f"  {flags(s.detail)}" if s.detail else ""
             print(f"{s.status:8s} {s.stage:9s} {s.name}  {s.seconds:.1f}s{extra}", file=sys.stderr)
         print(f"{report.count('built')} built, {report.count('cached')} cached, {len(report.failures)} failed",
               file=sys.stderr)
@@ -67,7 +68,7 @@ def render_cmd(args: argparse.Namespace) -> int:
         from bfrbench.io.outdir import check_out
         from bfrbench.leaderboard.suite import load_suite
 
-        check_out(args.out, {"--work": args.work or load_suite(args.suite).path / "_work"})
+        check_out(args.out, {"`work`": args.work or load_suite(args.suite).path / "_work"})
     res = render_suite(args.suite, work_dir=args.work, out_dir=args.out)
     print(f"{len(res['rows'])} rows, content_sha256 {res['content_sha256']}")
     return EXIT_OK

@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Any
 
+from bfrbench.cli import flags
 from bfrbench.exitcodes import EXIT_OK, status_for
 
 
@@ -98,7 +99,7 @@ def _report(outcomes: list[Any], what: str) -> int:
             print(f"{o.name}: ok {o.path if o.path is not None else f'sha256={o.sha256}'}"
                   + (f" (no published SHA-256; recorded {o.sha256} on first use)" if o.recorded else ""))
         else:
-            print(f"{o.name}: FAILED: {o.error}", file=sys.stderr)
+            print(f"{o.name}: FAILED: {flags(str(o.error))}", file=sys.stderr)
     failed = [o for o in outcomes if not o.ok]
     if failed:
         print(f"bfrbench: error: {len(failed)} of {len(outcomes)} weight files {what}", file=sys.stderr)

@@ -39,7 +39,7 @@ class OutputLockedError(ArtifactError):
     """Another bfrbench process is writing the same output folder."""
 
 
-def check_out(out: str | os.PathLike[str], inputs: Mapping[str, Any], *, out_flag: str = "--out") -> None:
+def check_out(out: str | os.PathLike[str], inputs: Mapping[str, Any], *, param: str = "out") -> None:
     """Raise ConfigError when ``out`` equals or lies inside one of ``inputs`` (label -> folder or None).
 
     Inputs may be single paths or lists of paths; None entries are ignored. Symlinks are resolved.
@@ -53,7 +53,7 @@ def check_out(out: str | os.PathLike[str], inputs: Mapping[str, Any], *, out_fla
             i = Path(v).resolve()
             if o == i or i in o.parents:
                 rel = "is" if o == i else "is inside"
-                raise ConfigError(f"{out_flag} {str(out)!r} {rel} {label} {str(v)!r}: outputs must not overwrite "
+                raise ConfigError(f"`{param}` {str(out)!r} {rel} {label} {str(v)!r}: outputs must not overwrite "
                                   f"or mix with inputs; choose an output folder outside {str(v)!r}")
 
 
@@ -112,7 +112,7 @@ def output_lock(out: str | os.PathLike[str], command: str, *, name: str = LOCK_N
                                     "delete it if no bfrbench command is writing there")
         if held.get("host") != info["host"] or _pid_alive(held["pid"]):
             raise OutputLockedError(f"{out}: another bfrbench command is writing this folder: {_holder_text(held)}; "
-                                    f"wait for it, or use another --out (lock file {lock})")
+                                    f"wait for it, or use another `out` (lock file {lock})")
         stale = lock.with_name(f"{name}.stale.{os.getpid()}")
         try:
             os.replace(lock, stale)  # only one taker wins the O_EXCL create below
@@ -154,7 +154,7 @@ def writes_output(out: str, *, inputs: tuple[str, ...], command: str, lock: bool
             dest = bound.arguments[out]
             if dest is None:
                 return fn(*args, **kwargs)
-            check_out(dest, {f"--{name.replace('_', '-')}": bound.arguments.get(name) for name in inputs})
+            check_out(dest, {f"`{name}`": bound.arguments.get(name) for name in inputs})
             if not lock:
                 return fn(*args, **kwargs)
             folder = Path(dest).parent if is_file else Path(dest)

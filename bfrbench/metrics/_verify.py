@@ -38,14 +38,14 @@ def verify_evaluation_inputs(testset: Path, rows: list[dict[str, Any]], found: d
 
     def fail(item: str, msg: str) -> None:
         if verify:
-            errors.setdefault(item, msg + " (pass --no-verify to score it anyway)")
+            errors.setdefault(item, msg + " (pass `verify=False` to score it anyway)")
         else:
             warnings.append(msg)
 
     problem = check_manifest(testset)
     if problem is not None:
         if verify:
-            raise ArtifactError(problem + "; rebuild the test set, or pass --no-verify to evaluate it anyway")
+            raise ArtifactError(problem + "; rebuild the test set, or pass `verify=False` to evaluate it anyway")
         warnings.append(problem)
     rec["manifest"] = ("no testset.json: not checked" if not (testset / "testset.json").is_file()
                        else ("differs from testset.json" if problem else "matches testset.json"))

@@ -536,7 +536,7 @@ def evaluate(
 
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-    seed = check_seed(seed, flag="seed")
+    seed = check_seed(seed)
     if scheduler is None:
         check_device(device)
     metrics, fid_stats, protocol_record = apply_protocol(protocol, metrics, fid_stats)

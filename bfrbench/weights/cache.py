@@ -256,14 +256,14 @@ def import_file(name: str | WeightFile, path: str | os.PathLike[str], *, copy: b
     if sha256 is not None:
         user = sha256.strip().lower()
         if not _HEX64.match(user):
-            raise WeightsError(f"--sha256 {sha256!r} is not a SHA-256 hex digest (64 hex characters)")
+            raise WeightsError(f"`sha256` {sha256!r} is not a SHA-256 hex digest (64 hex characters)")
         if exp is not None and user != exp:
-            raise ChecksumError(f"--sha256 {user} differs from the {'registered' if w.sha256 else 'recorded'} "
+            raise ChecksumError(f"`sha256` {user} differs from the {'registered' if w.sha256 else 'recorded'} "
                                 f"SHA-256 {exp} of {w.name!r}; not imported")
         exp = user
     elif exp is None and not trust_on_first_use:
         raise WeightsError(f"{w.name!r} has no registered SHA-256, so {src} cannot be checked: pass "
-                           f"--sha256 HEX (the digest published with the file) or --trust-on-first-use to accept "
+                           f"`sha256` HEX (the digest published with the file) or `trust_on_first_use=True` to accept "
                            f"this file and verify every later use against its digest; not imported")
     got = sha256_file(src)
     if exp is not None and got != exp:

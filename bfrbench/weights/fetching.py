@@ -39,7 +39,7 @@ def _manual_hint(w: WeightFile) -> str:
     where = " or ".join(w.urls) if w.urls else "the page in its note"
     return (f"If you are offline or the host is blocked, download {w.filename!r} by hand from {where} and run "
             f"`bfrbench weights import {w.name} /path/to/{w.filename}`"
-            + ("" if w.sha256 else " with --sha256 HEX (or --trust-on-first-use)") + ".")
+            + ("" if w.sha256 else " with `sha256` HEX (or `trust_on_first_use=True`)") + ".")
 
 
 def fetch(name: str | WeightFile, *, force: bool = False, timeout: float = 60.0, retries: int = 3,

@@ -146,7 +146,7 @@ def import_snapshot(name: str, folder: str | os.PathLike[str], *, copy: bool = T
         exp = expected_sha256(w)
         if exp is None and not trust_on_first_use:
             raise ChecksumError(f"{src}: {w.name!r} has no registered SHA-256, so it cannot be checked: pass "
-                                "--trust-on-first-use (trust_on_first_use=True) to accept this snapshot and verify "
+                                "`trust_on_first_use=True` to accept this snapshot and verify "
                                 "every later use against its digests; nothing imported")
         if exp is not None and sha256_file(src) != exp:
             raise ChecksumError(f"{src}: SHA-256 does not match the expected {exp} for {w.name!r} "

@@ -172,7 +172,7 @@ def missing_message(w: WeightFile) -> str:
     return (f"weight file {w.filename!r} ({w.name}) is not in the cache {cache_path(w).parent}. "
             f"Download it with `bfrbench weights fetch {w.name}` (from {url}), or if you have the file, "
             f"`bfrbench weights import {w.name} /path/to/{w.filename}`"
-            + ("" if w.sha256 else " with --sha256 HEX (or --trust-on-first-use: no SHA-256 is registered)")
+            + ("" if w.sha256 else " with `sha256` HEX (or `trust_on_first_use=True`: no SHA-256 is registered)")
             + "." + (f" Note: {w.note}" if w.note else ""))
 
 

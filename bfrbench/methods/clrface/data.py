@@ -42,10 +42,10 @@ class FacePairs:
 
         root = Path(faces)
         if not root.is_dir():
-            raise ConfigError(f"--faces {str(faces)!r} is not a folder of aligned face images")
+            raise ConfigError(f"`faces` {str(faces)!r} is not a folder of aligned face images")
         self.paths = list_images(root)
         if not self.paths:
-            raise ConfigError(f"--faces {str(faces)!r} contains no images (png, jpg, webp, ...)")
+            raise ConfigError(f"`faces` {str(faces)!r} contains no images (png, jpg, webp, ...)")
         self.ids = [p.relative_to(root).as_posix() for p in self.paths]
         self.recipe = load_recipe(recipe)
         self.image_size, self.seed = int(image_size), int(seed)

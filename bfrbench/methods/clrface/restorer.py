@@ -26,7 +26,7 @@ __all__ = ["CLRFace"]
 TRAIN_HINT = ("CLR-Face has no published weights: train them with bfrbench, e.g.\n"
               "  for s in autoencoder prior irn mask; do bfrbench train clrface --stage $s --faces FACES_DIR "
               "--recipe gfpgan --out RUN --iters N; done\n"
-              "then pass --option weights=RUN (see docs/methods/clrface.md)")
+              "then pass `options` weights=RUN (see docs/methods/clrface.md)")
 
 
 class CLRFace(Restorer):
@@ -72,7 +72,7 @@ class CLRFace(Restorer):
     ) -> None:
         super().__init__(device=device, dtype=dtype, batch_size=batch_size)
         if not weights:
-            raise ConfigError("clrface needs --option weights=RUN_OR_FILE. " + TRAIN_HINT)
+            raise ConfigError("clrface needs `options` weights=RUN_OR_FILE. " + TRAIN_HINT)
         if not Path(weights).exists():
             raise ConfigError(f"clrface weights {weights!r} do not exist. " + TRAIN_HINT)
         if steps is not None and (not isinstance(steps, int) or not 1 <= steps <= 10000):

@@ -96,7 +96,7 @@ def _load_config(value: CLRFaceConfig | str | None) -> CLRFaceConfig | None:
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"--config {value!r}: cannot read a JSON config ({exc}); or use 'tiny' / 'full'") from None
+        raise ConfigError(f"`config` {value!r}: cannot read a JSON config ({exc}); or use 'tiny' / 'full'") from None
     if isinstance(data, dict) and data.get("kind") == "clrface-run":
         data = data.get("config")
     return CLRFaceConfig.from_dict(data)
@@ -106,8 +106,8 @@ def _run_config(run: Path, given: CLRFaceConfig | None, write: bool) -> CLRFaceC
     if (run / "config.json").is_file():
         cfg = read_run_config(run)
         if given is not None and given != cfg:
-            raise ConfigError(f"{run / 'config.json'} holds a different config than --config; a run keeps one "
-                              "config for all stages (use a new --out)")
+            raise ConfigError(f"{run / 'config.json'} holds a different config than `config`; a run keeps one "
+                              "config for all stages (use a new `out`)")
         return cfg
     cfg = (given or CLRFaceConfig()).validate()
     if write:
@@ -191,7 +191,7 @@ def _ddp_setup(opts: TrainOptions) -> tuple[int, int, torch.device]:
 
     for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         if var not in os.environ:
-            raise ConfigError(f"ddp=True needs {var} in the environment: launch with "
+            raise ConfigError(f"`ddp=True` needs {var} in the environment: launch with "
                               "`torchrun --nproc_per_node=N -m bfrbench train clrface ... --ddp`")
     rank, world, local = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"])
     cuda = torch.cuda.is_available() and not opts.device.startswith("cpu")
@@ -221,7 +221,7 @@ def train_stage(stage: str, opts: TrainOptions) -> dict[str, Any]:
         raise ConfigError(f"dtype must be fp32, fp16 or bf16, got {opts.dtype!r}")
     rank, world, device = _ddp_setup(opts)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {opts.device!r} requested but CUDA is not available here; use --device cpu")
+        raise ConfigError(f"device {opts.device!r} requested but CUDA is not available here; use `device=cpu`")
     run = Path(opts.out)
     run.mkdir(parents=True, exist_ok=True)
     cfg = _run_config(run, _load_config(opts.config), write=False)
@@ -233,8 +233,8 @@ def train_stage(stage: str, opts: TrainOptions) -> dict[str, Any]:
     d.mkdir(parents=True, exist_ok=True)
     has_ckpt = (d / "ckpt_state.pt").is_file()
     if not opts.resume and (has_ckpt or stage_path(run, stage).is_file()):
-        raise ConfigError(f"{run}: stage {stage!r} was already trained or started; pass --resume to continue it "
-                          "or choose a new --out")
+        raise ConfigError(f"{run}: stage {stage!r} was already trained or started; pass `resume=True` to continue it "
+                          "or choose a new `out`")
     data = FacePairs(opts.faces, opts.recipe, cfg.image_size, opts.seed)
     spec = build_stage(stage, cfg, run, device, opts.fr_weights, item_seed(opts.seed, stage, "init"))
     if rank == 0 and not (run / "config.json").is_file():  # written once the inputs proved usable

@@ -108,9 +108,9 @@ def _check_record(run: Path, key: str) -> dict[str, Any]:
     try:
         old = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
-        raise ArtifactError(f"{path}: unreadable ({exc}); use a new --out folder") from exc
+        raise ArtifactError(f"{path}: unreadable ({exc}); use a new `out` folder") from exc
     if old.get("key") != key:
-        raise ArtifactError(f"{run} holds a fine-tuning run with different settings or inputs; use a new --out "
+        raise ArtifactError(f"{run} holds a fine-tuning run with different settings or inputs; use a new `out` "
                             "folder (or delete it)")
     return dict(old.get("stages") or {})
 

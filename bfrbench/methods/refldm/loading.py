@@ -130,7 +130,7 @@ def _check_keys(path: str, sd: Mapping[str, torch.Tensor], expected: Mapping[str
                         f"expected {tuple(expected[k])})")
     if problems:
         raise WeightsError(f"{path}: does not match the ReF-LDM checkpoint layout for this config: "
-                           + "; ".join(problems) + ". Check the file and the --option config=... architecture.")
+                           + "; ".join(problems) + ". Check the file and the `options` config=... architecture.")
 
 
 def check_vqgan_state_dict(sd: Mapping[str, torch.Tensor], cfg: RefLDMConfig, *, path: str = "vqgan",

@@ -75,7 +75,7 @@ def test_killed_stage_resumes_to_identical_weights(tmp_path: Path, clr_faces: Pa
     assert not (part / "autoencoder.safetensors").exists()
     st = torch.load(part / "train" / "autoencoder" / "ckpt_state.pt", weights_only=True)
     assert st["iteration"] == 2 and set(st) >= {"optimizer", "scheduler", "torch_rng"}
-    with pytest.raises(ConfigError, match="--resume"):
+    with pytest.raises(ConfigError, match="`resume=True`"):
         train_stage("autoencoder", _opts(clr_faces, part, 4))
     summary = train_stage("autoencoder", _opts(clr_faces, part, 4, resume=True))
     assert summary["resumed_from"] == 2
