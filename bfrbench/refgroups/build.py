@@ -413,7 +413,7 @@ def build_refgroups(
 
     for name, folder in (("src", src), ("pool", pool)):
         if folder is not None and not Path(folder).is_dir():
-            raise ConfigError(f"{name}: folder {str(folder)!r} does not exist or is not a folder")
+            raise ConfigError(f"`{name}` folder {str(folder)!r} does not exist or is not a folder")
     model = _get_embedder(embedder, device)
     default = float(getattr(model, "default_threshold", 0.4))
     thr = default if threshold is None else float(threshold)
