@@ -23,10 +23,37 @@ import numpy as np
 from bfrbench.errors import ConfigError, MethodError
 from bfrbench.methods._base import FACE_SIZE, BatchPartialError, Restorer
 
-__all__ = ["STATE_DIR", "Job", "Batch", "BatchResult", "worker_device", "get_restorer", "check_output",
+__all__ = ["STATE_DIR", "finished_output", "Job", "Batch", "BatchResult", "worker_device", "get_restorer", "check_output",
            "peak_start", "peak_end", "call_restorer", "run_aligned_batch", "write_output"]
 
 STATE_DIR = ".state"
+
+
+def finished_output(out: Path, item: str, run_key: str, *, differs: str,
+                    expect: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """The state record of a valid finished ``out/<item>.png`` (resume), else None.
+
+    Valid: ``out/.state/<item>.json`` is readable, has this ``run_key``, every ``expect`` field equal (e.g. input
+    hashes) and the PNG's SHA-256. A record of another run is an error (``differs`` says what such a run changed):
+    two runs never share an output folder.
+    """
+    from bfrbench.errors import ArtifactError
+    from bfrbench.io import sha256_file
+
+    png, state = out / f"{item}.png", out / STATE_DIR / f"{item}.json"
+    if not (png.is_file() and state.is_file()):
+        return None
+    try:
+        rec = json.loads(state.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict):
+        return None
+    if rec.get("run_key") != run_key:
+        raise ArtifactError(f"{out}: {item}.png was made by {differs}; write to a new `out` folder or delete it")
+    if any(rec.get(k) != v for k, v in (expect or {}).items()) or rec.get("sha256") != sha256_file(png):
+        return None
+    return rec
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,15 @@ from bfrbench.errors import ArtifactError, ConfigError
 from bfrbench.io.outdir import writes_output
 from bfrbench.methods._base import DTYPES, Restorer, parse_options
 from bfrbench.methods._inputs import read_manifest, verify_inputs
-from bfrbench.methods._worker import STATE_DIR, Batch, BatchResult, Job, get_restorer, run_aligned_batch
+from bfrbench.methods._worker import (
+    STATE_DIR,
+    Batch,
+    BatchResult,
+    Job,
+    finished_output,
+    get_restorer,
+    run_aligned_batch,
+)
 from bfrbench.methods.unaligned import run_unaligned_batch
 
 __all__ = ["restore", "FORMAT_VERSION", "run_key_for"]
@@ -74,19 +82,8 @@ def _check_required(cls: type[Restorer], opts: Mapping[str, Any]) -> None:
 
 
 def _finished(out: Path, item: str, run_key: str) -> dict[str, Any] | None:
-    from bfrbench.io import sha256_file
-
-    png, state = out / f"{item}.png", out / STATE_DIR / f"{item}.json"
-    if not (png.is_file() and state.is_file()):
-        return None
-    try:
-        rec = json.loads(state.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if rec.get("run_key") != run_key:
-        raise ArtifactError(f"{out}: {item}.png was made by a different run (method, options, seed, dtype, "
-                            "references or test set differ); write to a new `out` folder or delete it")
-    return rec if rec.get("sha256") == sha256_file(png) else None
+    return finished_output(out, item, run_key, differs="a different run (method, options, seed, dtype, references "
+                                                        "or test set differ)")
 
 
 def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:

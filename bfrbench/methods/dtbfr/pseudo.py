@@ -37,7 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from bfrbench.errors import ArtifactError, BfrbenchError, ConfigError, MissingWeightsError
+from bfrbench.errors import BfrbenchError, ConfigError, MissingWeightsError
 from bfrbench.methods.dtbfr.diffusion import SpacedDiffusion, respaced_schedule
 from bfrbench.methods.dtbfr.resizer import LowPass
 
@@ -328,21 +328,10 @@ def _run_batch(batch: _Batch) -> dict[str, Any]:
 
 def _finished(out: Path, item: str, run_key: str, record: dict[str, Any]) -> dict[str, Any] | None:
     """The state record of a valid existing output (same run, same input hashes, PNG hash matches), else None."""
-    from bfrbench.io import sha256_file
+    from bfrbench.methods._worker import finished_output
 
-    png, state = out / f"{item}.png", out / STATE_DIR / f"{item}.json"
-    if not (png.is_file() and state.is_file()):
-        return None
-    try:
-        rec = json.loads(state.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if rec.get("run_key") != run_key:
-        raise ArtifactError(f"{out}: {item}.png was made with different pseudo-target settings (config, seed, "
-                            "weights or dtype); write to a new output folder or delete it")
-    if any(rec.get(k) != v for k, v in record.items()) or rec.get("sha256") != sha256_file(png):
-        return None
-    return dict(rec)
+    return finished_output(out, item, run_key, expect=record,
+                           differs="different pseudo-target settings (config, seed, weights or dtype)")
 
 
 def _weights_path(name_or_path: str | Path, what: str) -> Path:
