@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from bfrbench.errors import WeightsError
+from bfrbench.methods._checkpoint import check_layout
 from bfrbench.methods.dtbfr.swinir import SwinIR, SwinIRConfig
 
 __all__ = [
@@ -80,31 +81,12 @@ def expected_layout(model: nn.Module) -> dict[str, tuple[tuple[int, ...], torch.
     return {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
 
 
-def check_layout(path: str, sd: Mapping[str, torch.Tensor], expected: Mapping[str, tuple[tuple[int, ...], Any]],
-                 what: str) -> None:
-    """Raise :class:`WeightsError` unless ``sd`` has exactly the expected keys and shapes."""
-    missing = [k for k in expected if k not in sd]
-    unexpected = [k for k in sd if k not in expected]
-    bad = [k for k in expected if k in sd and tuple(sd[k].shape) != tuple(expected[k][0])]
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing keys (e.g. {', '.join(missing[:3])})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:3])})")
-    if bad:
-        k = bad[0]
-        problems.append(f"{len(bad)} keys with a wrong shape (e.g. {k}: {tuple(sd[k].shape)}, expected "
-                        f"{tuple(expected[k][0])})")
-    if problems:
-        raise WeightsError(f"{path}: does not match the {what} checkpoint layout for this config: "
-                           + "; ".join(problems) + ". Check the file and the architecture config.")
-
-
 def load_into(model: nn.Module, sd: Mapping[str, torch.Tensor], *, path: str, what: str) -> nn.Module:
     """Apply the official prefix rule, check the layout strictly, convert dtypes, ``load_state_dict(strict)``."""
     sd = official_key_fix(sd)
     expected = expected_layout(model)
-    check_layout(path, sd, expected, what)
+    check_layout(path, sd, {k: shape for k, (shape, _) in expected.items()}, f"{what} checkpoint",
+                 "Check the file and the architecture config.")
     fixed = {}
     for k, v in sd.items():
         want = expected[k][1]

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from bfrbench.errors import WeightsError
+from bfrbench.methods._checkpoint import check_layout
 
 __all__ = [
     "build_clip",
@@ -47,26 +48,6 @@ def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise WeightsError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
-
-
-def check_layout(path: str, sd: Mapping[str, Any], expected: Mapping[str, tuple[int, ...]], what: str) -> None:
-    """Compare a state dict's keys and shapes with ``expected``; raise WeightsError listing the differences."""
-    problems: list[str] = []
-    missing = [k for k in expected if k not in sd]
-    unexpected = [k for k in sd if k not in expected]
-    if missing:
-        problems.append(f"{len(missing)} missing key(s) (e.g. {', '.join(missing[:3])})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected key(s) (e.g. {', '.join(unexpected[:3])})")
-    for k, shape in expected.items():
-        if k in sd and not isinstance(sd[k], torch.Tensor):
-            problems.append(f"{k} is a {type(sd[k]).__name__}, not a tensor")
-        elif k in sd and tuple(sd[k].shape) != tuple(shape):
-            problems.append(f"{k} has shape {tuple(sd[k].shape)}, expected {tuple(shape)}")
-        if len(problems) > 8:
-            break
-    if problems:
-        raise WeightsError(f"{path}: does not match the {what} layout: " + "; ".join(problems))
 
 
 def strict_load(module: nn.Module, sd: Mapping[str, torch.Tensor], path: str, what: str) -> nn.Module:

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from bfrbench.errors import ConfigError, WeightsError
+from bfrbench.methods._checkpoint import check_layout
 from bfrbench.methods.refldm.model import RefLDMConfig, RefLDMModel
 
 __all__ = [
@@ -116,21 +117,7 @@ def expected_refldm_layout(cfg: RefLDMConfig | None = None, *, with_vqgan: bool 
 
 
 def _check_keys(path: str, sd: Mapping[str, torch.Tensor], expected: Mapping[str, tuple[int, ...]]) -> None:
-    missing = sorted(set(expected) - set(sd))
-    unexpected = sorted(set(sd) - set(expected))
-    bad = sorted(k for k in set(sd) & set(expected) if tuple(sd[k].shape) != tuple(expected[k]))
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing keys (e.g. {', '.join(missing[:3])})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:3])})")
-    if bad:
-        k = bad[0]
-        problems.append(f"{len(bad)} keys with a wrong shape (e.g. {k}: {tuple(sd[k].shape)}, "
-                        f"expected {tuple(expected[k])})")
-    if problems:
-        raise WeightsError(f"{path}: does not match the ReF-LDM checkpoint layout for this config: "
-                           + "; ".join(problems) + ". Check the file and the `options` config=... architecture.")
+    check_layout(path, sd, expected, "ReF-LDM checkpoint", "Check the file and the `options` config=... architecture.")
 
 
 def check_vqgan_state_dict(sd: Mapping[str, torch.Tensor], cfg: RefLDMConfig, *, path: str = "vqgan",
